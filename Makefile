@@ -1,0 +1,45 @@
+# The two commands a new user needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/registry_test
+
+.PHONY: run install migrate seed serve test lint test-sqlite test-postgres openapi bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/registry migrate
+
+seed: migrate
+	$(BIN)/registry seed
+
+run: seed
+	@$(BIN)/python -m seed.banner
+	$(BIN)/registry serve --host 127.0.0.1 --port 8000
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test-sqlite: install
+	REGISTRY_TEST_DATABASE=sqlite $(BIN)/pytest
+
+test-postgres: install
+	REGISTRY_TEST_DATABASE=postgresql REGISTRY_TEST_POSTGRES_URL=$(PG_TEST_URL) $(BIN)/pytest
+
+test: lint test-sqlite test-postgres
+
+openapi: install
+	$(BIN)/python -m app.openapi > openapi/openapi.json
+
+clean:
+	rm -rf $(VENV) registry.db registry.db-shm registry.db-wal storage

@@ -1,0 +1,59 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import ApiKey, SignInFailure, User
+from app.auth.principal import Principal
+
+
+async def active_api_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
+    return await session.scalar(
+        select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+    )
+
+
+async def active_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.scalar(select(User).where(User.id == user_id, User.is_active))
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email))
+
+
+def users_query() -> Select[User]:
+    return select(User)
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+def _visible_keys(principal: Principal) -> Select[ApiKey]:
+    query = select(ApiKey)
+    return query if principal.is_admin else query.where(ApiKey.user_id == principal.user_id)
+
+
+async def get_api_key(
+    session: AsyncSession, principal: Principal, key_id: uuid.UUID
+) -> ApiKey | None:
+    return await session.scalar(_visible_keys(principal).where(ApiKey.id == key_id))
+
+
+def api_keys_query(principal: Principal, user_id: uuid.UUID | None) -> Select[ApiKey]:
+    query = _visible_keys(principal)
+    return query if user_id is None else query.where(ApiKey.user_id == user_id)
+
+
+async def recent_failures(
+    session: AsyncSession, since: datetime, *, email: str | None = None, client: str | None = None
+) -> tuple[int, datetime | None]:
+    """How many failed sign-ins since ``since`` for this account or client, and the oldest."""
+    query = select(func.count(), func.min(SignInFailure.at)).where(SignInFailure.at > since)
+    if email is not None:
+        query = query.where(SignInFailure.email == email)
+    if client is not None:
+        query = query.where(SignInFailure.client == client)
+    count, oldest = (await session.execute(query)).one()
+    return int(count), oldest

@@ -1,0 +1,151 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.auth import repository, service
+from app.auth.dependencies import CurrentPrincipal, SettingsDep, StateAdmin
+from app.auth.models import ApiKey, User
+from app.auth.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyRead,
+    TokenRead,
+    UserCreate,
+    UserRead,
+)
+from app.core.db import SessionDep
+from app.core.errors import NotFound, Unauthorized, problem_responses, render
+from app.core.pagination import Cursor, Limit, Page, paginate
+from app.idempotency.service import IdempotencyDep
+
+router = APIRouter()
+
+AUTH_ERRORS = problem_responses(401, 403)
+
+
+@router.post(
+    "/auth/token",
+    tags=["auth"],
+    response_model=TokenRead,
+    responses=problem_responses(400, 401, 422, 429),
+)
+async def sign_in(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+) -> TokenRead | Response:
+    """Exchange an email and password (OAuth2 password form) for a short-lived JWT."""
+    client = request.client.host if request.client else "unknown"
+    result = await service.sign_in(session, settings, form.username, form.password, client)
+    if result.token is None:
+        # Returned, not raised, so that the failure is committed and counts toward throttling.
+        return render(Unauthorized("The email or password is wrong."))
+    return TokenRead(access_token=result.token.token, expires_in=settings.access_token_minutes * 60)
+
+
+@router.post(
+    "/users",
+    tags=["users"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_user(
+    body: UserCreate, session: SessionDep, admin: StateAdmin, idempotency: IdempotencyDep
+) -> Response:
+    async def create() -> tuple[UserRead, str]:
+        user = await service.create_user(session, admin, body)
+        return UserRead.model_validate(user), f"/v1/users/{user.id}"
+
+    return await idempotency.run(body, create)
+
+
+@router.get("/users", tags=["users"], responses=AUTH_ERRORS)
+async def list_users(
+    session: SessionDep, _admin: StateAdmin, cursor: Cursor = None, limit: Limit = 50
+) -> Page[UserRead]:
+    users, next_cursor = await paginate(
+        session, repository.users_query(), [User.email, User.id], cursor, limit
+    )
+    return Page(items=[UserRead.model_validate(user) for user in users], next_cursor=next_cursor)
+
+
+@router.get("/users/me", tags=["users"], responses=AUTH_ERRORS)
+async def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
+    user = await repository.get_user(session, principal.user_id)
+    assert user is not None
+    return UserRead.model_validate(user)
+
+
+@router.get(
+    "/users/{user_id}",
+    tags=["users"],
+    responses=problem_responses(401, 403, 404),
+)
+async def read_user(user_id: uuid.UUID, session: SessionDep, _admin: StateAdmin) -> UserRead:
+    user = await repository.get_user(session, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return UserRead.model_validate(user)
+
+
+@router.post(
+    "/api-keys",
+    tags=["api-keys"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreated,
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_api_key(
+    body: ApiKeyCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
+    idempotency: IdempotencyDep,
+) -> Response:
+    """Create a key; its secret is in the response and nowhere else, ever."""
+
+    async def create() -> tuple[ApiKeyCreated, str]:
+        key, secret, _user = await service.create_api_key(session, settings, principal, body)
+        created = ApiKeyCreated.model_validate(
+            ApiKeyRead.model_validate(key).model_dump() | {"key": secret}
+        )
+        return created, f"/v1/api-keys/{key.id}"
+
+    return await idempotency.run(body, create)
+
+
+@router.get("/api-keys", tags=["api-keys"], responses=AUTH_ERRORS)
+async def list_api_keys(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    user_id: uuid.UUID | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[ApiKeyRead]:
+    """Your own keys; administrators see everyone's and may filter by `user_id`."""
+    keys, next_cursor = await paginate(
+        session,
+        repository.api_keys_query(principal, user_id),
+        [ApiKey.created_at, ApiKey.id],
+        cursor,
+        limit,
+    )
+    return Page(items=[ApiKeyRead.model_validate(key) for key in keys], next_cursor=next_cursor)
+
+
+@router.delete(
+    "/api-keys/{key_id}",
+    tags=["api-keys"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404),
+)
+async def revoke_api_key(
+    key_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    """Revoke a key; the next request that uses it is refused."""
+    await service.revoke_api_key(session, principal, key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,61 @@
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, EmailStr, Field, StringConstraints
+
+from app.auth.models import Role
+from app.core.schemas import RequestModel, ResponseModel, ShortText
+
+Password = Annotated[str, StringConstraints(min_length=12, max_length=256)]
+
+
+class UserCreate(RequestModel):
+    email: Annotated[EmailStr, StringConstraints(max_length=254), AfterValidator(str.lower)]
+    password: Password | None = Field(
+        default=None, description="Omit for system accounts that only use API keys."
+    )
+    role: Role
+    district_id: uuid.UUID | None = None
+    partner_id: uuid.UUID | None = None
+
+
+class UserRead(ResponseModel):
+    id: uuid.UUID
+    email: str
+    role: Role
+    district_id: uuid.UUID | None
+    partner_id: uuid.UUID | None
+    is_active: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class TokenRead(ResponseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class ApiKeyCreate(RequestModel):
+    name: ShortText
+    user_id: uuid.UUID | None = Field(
+        default=None,
+        description="Admins may create a key for any user; others only for themselves.",
+    )
+
+
+class ApiKeyRead(ResponseModel):
+    id: uuid.UUID
+    name: str
+    user_id: uuid.UUID
+    role: Role
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str = Field(description="The secret key. Shown once: store it now.")

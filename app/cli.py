@@ -1,0 +1,136 @@
+"""The `registry` command: migrate, seed, serve, create-admin."""
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import ConfigurationError, Environment, Settings, load_settings
+from app.core.db import Database
+from app.core.migrations import upgrade
+
+T = TypeVar("T")
+
+cli = typer.Typer(
+    help="The partner vetting registry.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as error:
+        typer.echo(f"registry: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        database = Database(settings)
+        try:
+            async with database.sessions() as session, session.begin():
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database schema to head and load reference data."""
+    from seed.loader import load_reference
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    added = _in_transaction(settings, load_reference)
+    typer.echo(f"migrated to head; reference data: {added} added")
+
+
+@cli.command()
+def seed() -> None:
+    """Load reference and demo data (demo users only when REGISTRY_ENV=development)."""
+    from seed.loader import load_demo, load_reference
+
+    settings = _settings()
+    with_users = settings.env is Environment.DEVELOPMENT
+
+    async def load(session: AsyncSession) -> dict[str, int]:
+        return {"need_domains": await load_reference(session)} | await load_demo(
+            session, with_users=with_users
+        )
+
+    counts = _in_transaction(settings, load)
+    typer.echo("seeded: " + ", ".join(f"{count} {name}" for name, count in counts.items()))
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API with uvicorn."""
+    settings = _settings()
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        access_log=False,
+        log_level="info" if settings.env is Environment.DEVELOPMENT else "warning",
+    )
+
+
+@cli.command("create-admin")
+def create_admin(email: Annotated[str, typer.Option(help="The admin's email address.")]) -> None:
+    """Create (or reuse) a state_admin user and print a new API key as the last line."""
+    from app.auth import repository, service
+    from app.auth.models import Role
+    from app.auth.principal import Principal
+    from app.auth.schemas import ApiKeyCreate, UserCreate
+    from seed.loader import SYSTEM
+
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> tuple[str, str]:
+        data = UserCreate(email=email, role=Role.STATE_ADMIN)
+        user = await repository.user_by_email(session, data.email)
+        if user is None:
+            user = await service.create_user(session, SYSTEM, data)
+            note = f"created state_admin {user.email}"
+        elif user.role is not Role.STATE_ADMIN:
+            typer.echo(f"registry: {user.email} exists with role {user.role}", err=True)
+            raise typer.Exit(1)
+        else:
+            note = f"reusing state_admin {user.email}"
+        admin = Principal(user_id=user.id, role=Role.STATE_ADMIN)
+        _key, secret, _user = await service.create_api_key(
+            session, settings, admin, ApiKeyCreate(name="create-admin")
+        )
+        return note, secret
+
+    try:
+        note, secret = _in_transaction(settings, work)
+    except ValidationError as error:
+        typer.echo(f"registry: invalid --email: {error.errors()[0]['msg']}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(note)
+    typer.echo(secret)
+
+
+def main() -> None:
+    try:
+        cli()
+    except ConfigurationError as error:
+        print(f"registry: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

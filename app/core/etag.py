@@ -1,0 +1,30 @@
+"""ETags from resource versions, and the If-Match rule for every write."""
+
+from typing import Annotated
+
+from fastapi import Header
+
+from app.core.errors import PreconditionFailed, PreconditionRequired
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=200,
+        description="The ETag of the version you are changing (from the last read).",
+    ),
+]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def check_if_match(if_match: str | None, version: int) -> None:
+    if if_match is None:
+        raise PreconditionRequired("Send If-Match with the ETag from your last read.")
+    tags = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    if "*" not in tags and etag(version) not in tags:
+        raise PreconditionFailed(
+            f"The resource is at version {version}; read it again and reapply your change."
+        )

@@ -1,0 +1,86 @@
+"""Keyset pagination with opaque cursors: stable order, no duplicates or gaps between pages."""
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy import Select, bindparam, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.core.errors import InvalidInput
+
+T = TypeVar("T")
+Row = TypeVar("Row")
+
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=512, description="Opaque cursor from a previous page's `next_cursor`."),
+]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def _invalid_cursor() -> InvalidInput:
+    return InvalidInput(["query", "cursor"], "Not a cursor issued by this list.", "cursor_invalid")
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    raw = json.dumps([str(part) for part in key], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, order: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise _invalid_cursor() from None
+    if not isinstance(parts, list) or len(parts) != len(order):
+        raise _invalid_cursor()
+    key: list[Any] = []
+    for part, column in zip(parts, order, strict=True):
+        python_type = column.type.python_type
+        try:
+            if python_type is datetime:
+                key.append(datetime.fromisoformat(part))
+            elif python_type is uuid.UUID:
+                key.append(uuid.UUID(part))
+            else:
+                key.append(python_type(part))
+        except (TypeError, ValueError):
+            raise _invalid_cursor() from None
+        if "\x00" in str(part) or (isinstance(key[-1], datetime) and key[-1].tzinfo is None):
+            raise _invalid_cursor()
+    return key
+
+
+async def paginate(
+    session: AsyncSession,
+    query: Select[Row],
+    order: Sequence[InstrumentedAttribute[Any]],
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Row], str | None]:
+    """One page of ``query`` in ``order`` (which must end in a unique column)."""
+    if cursor is not None:
+        key = _decode(cursor, order)
+        bound = [
+            bindparam(None, value, type_=column.type)
+            for value, column in zip(key, order, strict=True)
+        ]
+        query = query.where(tuple_(*order) > tuple_(*bound))
+    rows = list(await session.scalars(query.order_by(*order).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], encode_cursor([getattr(last, column.key) for column in order])

@@ -1,0 +1,56 @@
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from app.auth.dependencies import CurrentPrincipal, StateAdmin
+from app.core.db import SessionDep
+from app.core.errors import NotFound, problem_responses
+from app.core.etag import etag
+from app.core.pagination import Cursor, Limit, Page, paginate
+from app.districts import repository, service
+from app.districts.models import District
+from app.districts.schemas import DistrictCreate, DistrictRead
+from app.idempotency.service import IdempotencyDep
+
+router = APIRouter(prefix="/districts", tags=["districts"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DistrictRead,
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_district(
+    body: DistrictCreate, session: SessionDep, admin: StateAdmin, idempotency: IdempotencyDep
+) -> Response:
+    async def create() -> tuple[DistrictRead, str]:
+        district = await service.create(session, admin, body)
+        return DistrictRead.model_validate(district), f"/v1/districts/{district.id}"
+
+    return await idempotency.run(body, create)
+
+
+@router.get("", responses=problem_responses(401, 422))
+async def list_districts(
+    session: SessionDep, principal: CurrentPrincipal, cursor: Cursor = None, limit: Limit = 50
+) -> Page[DistrictRead]:
+    """State staff see every district; a district user sees its own."""
+    districts, next_cursor = await paginate(
+        session, repository.list_query(principal), [District.name, District.id], cursor, limit
+    )
+    return Page(
+        items=[DistrictRead.model_validate(district) for district in districts],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get("/{district_id}", responses=problem_responses(401, 404))
+async def read_district(
+    district_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, response: Response
+) -> DistrictRead:
+    district = await repository.get(session, principal, district_id)
+    if district is None:
+        raise NotFound(f"No district {district_id}.")
+    response.headers["ETag"] = etag(district.version)
+    return DistrictRead.model_validate(district)

@@ -1,0 +1,134 @@
+"""``Idempotency-Key`` on creates: a retried request replays the first response."""
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.dependencies import CurrentPrincipal, SettingsDep
+from app.core.base import utcnow
+from app.core.db import SessionDep
+from app.core.errors import Conflict
+from app.core.etag import etag
+from app.idempotency.models import IdempotentRequest
+
+Create = Callable[[], Awaitable[tuple[BaseModel, str]]]
+
+KeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Send the same key to retry a create safely for 24 hours.",
+    ),
+]
+
+
+def created_response(model: BaseModel, location: str, *, replayed: bool = False) -> Response:
+    body = model.model_dump(mode="json")
+    return _response(status.HTTP_201_CREATED, body, location, replayed=replayed)
+
+
+def _response(code: int, body: Any, location: str | None, *, replayed: bool) -> Response:
+    headers = {"Location": location} if location else {}
+    if isinstance(body, dict) and isinstance(body.get("version"), int):
+        headers["ETag"] = etag(body["version"])
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(body, status_code=code, headers=headers)
+
+
+class Idempotency:
+    def __init__(
+        self,
+        session: AsyncSession,
+        owner: str,
+        endpoint: str,
+        key: str | None,
+        ttl: timedelta,
+    ) -> None:
+        self.session = session
+        self.owner = owner
+        self.endpoint = endpoint
+        self.key = key
+        self.ttl = ttl
+
+    def _fingerprint(self, body: BaseModel) -> str:
+        canonical = json.dumps(
+            [self.endpoint, body.model_dump(mode="json")], sort_keys=True, separators=(",", ":")
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    async def _existing(self) -> IdempotentRequest | None:
+        return await self.session.scalar(
+            select(IdempotentRequest).where(
+                IdempotentRequest.owner == self.owner, IdempotentRequest.key == self.key
+            )
+        )
+
+    async def run(self, body: BaseModel, create: Create) -> Response:
+        if self.key is None:
+            model, location = await create()
+            return created_response(model, location)
+        fingerprint = self._fingerprint(body)
+        await self.session.execute(
+            delete(IdempotentRequest).where(
+                IdempotentRequest.owner == self.owner,
+                IdempotentRequest.key == self.key,
+                IdempotentRequest.created_at < utcnow() - self.ttl,
+            )
+        )
+        previous = await self._existing()
+        if previous is None:
+            reservation = IdempotentRequest(
+                owner=self.owner, key=self.key, fingerprint=fingerprint, status_code=0, body=None
+            )
+            try:
+                # A concurrent twin waits on the unique (owner, key) row, then fails here and
+                # replays what the first request committed.
+                async with self.session.begin_nested():
+                    self.session.add(reservation)
+            except IntegrityError:
+                previous = await self._existing()
+                if previous is None:
+                    raise Conflict(
+                        "A request with this Idempotency-Key is in progress; retry shortly."
+                    ) from None
+            else:
+                model, location = await create()
+                reservation.status_code = status.HTTP_201_CREATED
+                reservation.body = model.model_dump(mode="json")
+                reservation.location = location
+                return created_response(model, location)
+        if previous.fingerprint != fingerprint:
+            raise Conflict("This Idempotency-Key was used with a different request body.")
+        return _response(previous.status_code, previous.body, previous.location, replayed=True)
+
+
+async def idempotency(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    key: KeyHeader = None,
+) -> Idempotency:
+    return Idempotency(
+        session,
+        owner=str(principal.user_id),
+        endpoint=f"{request.method} {request.url.path}",
+        key=key,
+        ttl=timedelta(hours=settings.idempotency_ttl_hours),
+    )
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(idempotency)]

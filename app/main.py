@@ -1,0 +1,87 @@
+"""The ASGI application: ``app.main:app``."""
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from app.api import api_router
+from app.core.config import ConfigurationError, Environment, Settings, get_settings
+from app.core.db import Database
+from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging
+from app.core.middleware import BodySizeLimit, RequestLog, SecurityHeaders
+from app.health.router import router as health_router
+
+DESCRIPTION = """
+The state registry of vetted school-improvement partners: partner profiles, ESSA evidence
+tiers, due-diligence reviews and designations, and matching of district needs to partners.
+
+Authenticate with `Authorization: Bearer <token>`, where the token is a JWT from
+`POST /v1/auth/token` or an API key (`rk_...`). Errors are RFC 9457 problem details.
+"""
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable ids for client generators: the handler's name, unique across the API."""
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(json=settings.log_json)
+    database = Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await database.dispose()
+
+    app = FastAPI(
+        title="Partner Vetting Registry",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(api_router)
+
+    def body_limit(path: str) -> int:
+        return (
+            settings.max_upload_bytes if path.endswith("/document") else settings.max_request_bytes
+        )
+
+    # Starlette runs the last middleware added first: logging sees everything, limits come early.
+    app.add_middleware(BodySizeLimit, limit_for=body_limit)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials="*" not in settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
+            expose_headers=["ETag", "Location", "Retry-After"],
+        )
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
+    app.add_middleware(SecurityHeaders, hsts=settings.env is Environment.PRODUCTION)
+    app.add_middleware(RequestLog)
+    return app
+
+
+def _create_or_exit() -> FastAPI:
+    try:
+        return create_app()
+    except ConfigurationError as error:
+        print(f"registry: {error}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(2) from None
+
+
+app = _create_or_exit()

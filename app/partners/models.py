@@ -1,0 +1,89 @@
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.base import Base, IdMixin, TimestampMixin, VersionedMixin, enum_type
+from app.partners.lifecycle import PartnerStatus
+
+
+class Facet(StrEnum):
+    """The multi-valued attributes of a partner that lists filter on."""
+
+    NEED_DOMAIN = "need_domain"
+    GRADE_BAND = "grade_band"
+    LOCALE = "locale"
+    REGION = "region"
+    DELIVERY_MODE = "delivery_mode"
+
+
+class Partner(IdMixin, TimestampMixin, VersionedMixin, Base):
+    __tablename__ = "partners"
+    __table_args__ = (
+        CheckConstraint("capacity >= 0", name="capacity_not_negative"),
+        CheckConstraint("cost_min >= 0 AND cost_max >= cost_min", name="cost_range"),
+        CheckConstraint(
+            "(approved_at IS NULL) = (expires_at IS NULL)", name="designation_complete"
+        ),
+    )
+
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    website: Mapped[str | None] = mapped_column(String(500))
+    capacity: Mapped[int] = mapped_column(Integer)
+    cost_min: Mapped[int] = mapped_column(Integer)
+    cost_max: Mapped[int] = mapped_column(Integer)
+    status: Mapped[PartnerStatus] = mapped_column(
+        enum_type(PartnerStatus, "partner_status"), default=PartnerStatus.DRAFT, index=True
+    )
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    approved_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    facets: Mapped[list["PartnerFacet"]] = relationship(lazy="raise", cascade="all, delete-orphan")
+    evidence_tiers: Mapped[list["PartnerEvidenceTier"]] = relationship(
+        lazy="raise", order_by="PartnerEvidenceTier.need_domain"
+    )
+
+    def values(self, facet: Facet) -> list[str]:
+        return sorted(row.value for row in self.facets if row.facet is facet)
+
+    def status_on(self, moment: datetime) -> PartnerStatus:
+        """Designations lapse by the calendar alone: no job has to run for it."""
+        if (
+            self.status is PartnerStatus.APPROVED
+            and self.expires_at is not None
+            and self.expires_at <= moment
+        ):
+            return PartnerStatus.EXPIRED
+        return self.status
+
+
+class PartnerFacet(Base):
+    __tablename__ = "partner_facets"
+    __table_args__ = (Index("ix_partner_facets_lookup", "facet", "value", "partner_id"),)
+
+    partner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), primary_key=True
+    )
+    facet: Mapped[Facet] = mapped_column(enum_type(Facet, "facet"), primary_key=True)
+    value: Mapped[str] = mapped_column(String(63), primary_key=True)
+
+
+class PartnerEvidenceTier(Base):
+    """A partner's strongest accepted tier per need domain, kept current by evidence decisions."""
+
+    __tablename__ = "partner_evidence_tiers"
+    __table_args__ = (
+        CheckConstraint("tier BETWEEN 1 AND 4", name="tier_range"),
+        Index("ix_partner_evidence_tiers_lookup", "need_domain", "tier", "partner_id"),
+    )
+
+    partner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), primary_key=True
+    )
+    need_domain: Mapped[str] = mapped_column(ForeignKey("need_domains.code"), primary_key=True)
+    tier: Mapped[int] = mapped_column(Integer)

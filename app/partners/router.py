@@ -1,0 +1,128 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.auth.dependencies import CurrentPrincipal, StaffOrPartner, StateStaff
+from app.core.base import utcnow
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.etag import IfMatch, check_if_match, etag
+from app.core.pagination import Cursor, Limit, Page, paginate
+from app.core.schemas import Code
+from app.core.vocabulary import GradeBand, Locale
+from app.idempotency.service import IdempotencyDep
+from app.partners import repository, service
+from app.partners.dependencies import VisiblePartner
+from app.partners.lifecycle import PartnerStatus
+from app.partners.models import Partner
+from app.partners.schemas import (
+    PartnerCreate,
+    PartnerFilters,
+    PartnerRead,
+    PartnerUpdate,
+    Region,
+    StatusChange,
+    partner_read,
+)
+
+router = APIRouter(prefix="/partners", tags=["partners"])
+
+READ_ERRORS = problem_responses(401, 403, 404)
+WRITE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422, 428)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PartnerRead,
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_partner(
+    body: PartnerCreate, session: SessionDep, staff: StateStaff, idempotency: IdempotencyDep
+) -> Response:
+    """Create a partner profile in `draft`."""
+
+    async def create() -> tuple[PartnerRead, str]:
+        partner = await service.create(session, staff, body)
+        return partner_read(partner, staff, utcnow()), f"/v1/partners/{partner.id}"
+
+    return await idempotency.run(body, create)
+
+
+@router.get("", responses=problem_responses(401, 403, 422))
+async def list_partners(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    need_domain: Annotated[Code | None, Query()] = None,
+    min_evidence_tier: Annotated[
+        int | None,
+        Query(ge=1, le=4, description="Accepted evidence at least this strong (3 admits 1-3)."),
+    ] = None,
+    region: Annotated[Region | None, Query(max_length=63)] = None,
+    grade_band: GradeBand | None = None,
+    locale: Locale | None = None,
+    status: PartnerStatus | None = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Text in name or description.")
+    ] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[PartnerRead]:
+    """Partners the caller may see, sorted by name, filtered."""
+    filters = PartnerFilters(
+        need_domain=need_domain,
+        min_evidence_tier=min_evidence_tier,
+        region=region,
+        grade_band=grade_band,
+        locale=locale,
+        status=status,
+        q=q,
+    )
+    now = utcnow()
+    partners, next_cursor = await paginate(
+        session,
+        repository.list_query(principal, filters, now),
+        [Partner.name, Partner.id],
+        cursor,
+        limit,
+    )
+    items = [partner_read(partner, principal, now) for partner in partners]
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get("/{partner_id}", responses=READ_ERRORS)
+async def read_partner(
+    partner: VisiblePartner, principal: CurrentPrincipal, response: Response
+) -> PartnerRead:
+    response.headers["ETag"] = etag(partner.version)
+    return partner_read(partner, principal, utcnow())
+
+
+@router.patch("/{partner_id}", responses=WRITE_ERRORS)
+async def update_partner(
+    body: PartnerUpdate,
+    partner: VisiblePartner,
+    principal: StaffOrPartner,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PartnerRead:
+    """Change profile fields; send `If-Match` with the ETag you read."""
+    check_if_match(if_match, partner.version)
+    await service.update(session, principal, partner, body)
+    response.headers["ETag"] = etag(partner.version)
+    return partner_read(partner, principal, utcnow())
+
+
+@router.post("/{partner_id}/status", responses=WRITE_ERRORS)
+async def change_partner_status(
+    body: StatusChange,
+    partner: VisiblePartner,
+    principal: StaffOrPartner,
+    session: SessionDep,
+    response: Response,
+) -> PartnerRead:
+    """Move the partner along its lifecycle; an illegal move answers 409 with `allowed`."""
+    await service.change_status(session, principal, partner, body.status, body.reason)
+    response.headers["ETag"] = etag(partner.version)
+    return partner_read(partner, principal, utcnow())

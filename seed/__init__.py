@@ -1,0 +1,1 @@
+"""Reference and demo data, and their idempotent loader (`registry migrate`, `registry seed`)."""

@@ -1,0 +1,32 @@
+import json
+from pathlib import Path
+
+import httpx
+
+from app.openapi import document
+
+COMMITTED = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
+
+
+async def test_committed_spec_equals_the_served_one(client: httpx.AsyncClient) -> None:
+    served = (await client.get("/openapi.json")).json()
+    committed = json.loads(COMMITTED.read_text())
+    assert served == committed, "openapi/openapi.json is stale: run `make openapi`"
+    assert COMMITTED.read_text() == document()
+
+
+def test_operation_ids_are_unique_and_every_operation_documents_its_errors() -> None:
+    spec = json.loads(COMMITTED.read_text())
+    operation_ids = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            operation_ids.append(operation["operationId"])
+            if (
+                path.startswith("/v1/")
+                and path != "/v1/directory"
+                and not path.startswith("/v1/directory")
+            ):
+                assert "401" in operation["responses"] or path == "/v1/auth/token", (method, path)
+            if any(param["in"] in {"query", "path"} for param in operation.get("parameters", [])):
+                assert "422" in operation["responses"], (method, path)
+    assert len(operation_ids) == len(set(operation_ids))
