@@ -101,8 +101,8 @@ async def read_partner(
 @router.patch("/{partner_id}", responses=WRITE_ERRORS)
 async def update_partner(
     body: PartnerUpdate,
-    partner: VisiblePartner,
     principal: StaffOrPartner,
+    partner: VisiblePartner,
     session: SessionDep,
     response: Response,
     if_match: IfMatch = None,
@@ -117,8 +117,8 @@ async def update_partner(
 @router.post("/{partner_id}/status", responses=WRITE_ERRORS)
 async def change_partner_status(
     body: StatusChange,
-    partner: VisiblePartner,
     principal: StaffOrPartner,
+    partner: VisiblePartner,
     session: SessionDep,
     response: Response,
 ) -> PartnerRead:
