@@ -151,3 +151,9 @@ async def force_partner_state(app: FastAPI, partner_id: str, **fields: Any) -> N
             setattr(partner, name, value)
         for domain, tier in tiers.items():
             session.add(PartnerEvidenceTier(partner_id=partner.id, need_domain=domain, tier=tier))
+
+
+def client_at(app: FastAPI, address: str) -> httpx.AsyncClient:
+    """A client calling from its own address, for tests of per-client limits."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")

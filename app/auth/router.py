@@ -1,8 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, Request, Response, status
 
 from app.auth import repository, service
 from app.auth.dependencies import CurrentPrincipal, SettingsDep, StateAdmin
@@ -11,6 +10,7 @@ from app.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
+    SignInForm,
     TokenRead,
     UserCreate,
     UserRead,
@@ -35,7 +35,7 @@ async def sign_in(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[SignInForm, Form()],
 ) -> TokenRead | Response:
     """Exchange an email and password (OAuth2 password form) for a short-lived JWT."""
     client = request.client.host if request.client else "unknown"

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import AfterValidator, EmailStr, Field, StringConstraints
 
 from app.auth.models import Role
-from app.core.schemas import RequestModel, ResponseModel, ShortText
+from app.core.schemas import NO_CONTROL_CHARACTERS, RequestModel, ResponseModel, ShortText
 
 Password = Annotated[str, StringConstraints(min_length=12, max_length=256)]
 
@@ -18,6 +18,17 @@ class UserCreate(RequestModel):
     role: Role
     district_id: uuid.UUID | None = None
     partner_id: uuid.UUID | None = None
+
+
+class SignInForm(RequestModel):
+    """The OAuth2 password form; the optional OAuth2 fields are accepted and ignored."""
+
+    username: Annotated[str, StringConstraints(min_length=1, max_length=254), NO_CONTROL_CHARACTERS]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256), NO_CONTROL_CHARACTERS]
+    grant_type: Annotated[str, StringConstraints(pattern=r"^password$")] | None = None
+    scope: Annotated[str, StringConstraints(max_length=200)] = ""
+    client_id: Annotated[str, StringConstraints(max_length=200)] | None = None
+    client_secret: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
 class UserRead(ResponseModel):

@@ -12,11 +12,18 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
-_CLEAN = AfterValidator(_no_control_characters)
+NO_CONTROL_CHARACTERS = AfterValidator(_no_control_characters)
 ShortText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _CLEAN
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    NO_CONTROL_CHARACTERS,
 ]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000), _CLEAN]
+SearchText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=200), NO_CONTROL_CHARACTERS
+]
+LongText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=10_000), NO_CONTROL_CHARACTERS
+]
 Code = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$", min_length=1, max_length=63)
 ]

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictInt, StringConstraints
 
 from app.core.schemas import RequestModel, ResponseModel, ShortText
 from app.core.vocabulary import Locale
@@ -17,7 +17,7 @@ class DistrictCreate(RequestModel):
     nces_id: NcesId = Field(description="The 7-digit NCES local education agency id.")
     region: Region
     locale: Locale
-    enrollment: int = Field(ge=0, le=2_000_000)
+    enrollment: StrictInt = Field(ge=0, le=2_000_000)
     accountability_status: AccountabilityStatus = AccountabilityStatus.NONE
 
 

@@ -8,7 +8,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.etag import IfMatch, check_if_match, etag
 from app.core.pagination import Cursor, Limit, Page, paginate
-from app.core.schemas import Code
+from app.core.schemas import Code, SearchText
 from app.core.vocabulary import GradeBand, Locale
 from app.idempotency.service import IdempotencyDep
 from app.partners import repository, service
@@ -62,9 +62,7 @@ async def list_partners(
     grade_band: GradeBand | None = None,
     locale: Locale | None = None,
     status: PartnerStatus | None = None,
-    q: Annotated[
-        str | None, Query(max_length=200, description="Text in name or description.")
-    ] = None,
+    q: Annotated[SearchText | None, Query(description="Text in name or description.")] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[PartnerRead]:

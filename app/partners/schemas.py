@@ -2,7 +2,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Self, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
 from app.auth.principal import Principal
 from app.core.schemas import Code, LongText, RequestModel, ShortText
@@ -36,9 +43,9 @@ Regions = Annotated[list[Region], Field(max_length=60), AfterValidator(_unique)]
 DeliveryModes = Annotated[list[DeliveryMode], Field(max_length=3), AfterValidator(_unique)]
 
 
-class CostRange(BaseModel):
-    min: int = Field(ge=0, le=MAX_COST)
-    max: int = Field(ge=0, le=MAX_COST)
+class CostRange(RequestModel):
+    min: StrictInt = Field(ge=0, le=MAX_COST)
+    max: StrictInt = Field(ge=0, le=MAX_COST)
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -56,7 +63,7 @@ class PartnerFields(RequestModel):
     locales: Locales = []
     regions: Regions = []
     delivery_modes: DeliveryModes = []
-    capacity: int = Field(ge=0, le=MAX_CAPACITY, description="Most concurrent engagements.")
+    capacity: StrictInt = Field(ge=0, le=MAX_CAPACITY, description="Most concurrent engagements.")
     cost_per_school_year: CostRange = Field(description="USD per school per year.")
 
 
@@ -75,7 +82,7 @@ class PartnerUpdate(RequestModel):
     locales: Locales | None = None
     regions: Regions | None = None
     delivery_modes: DeliveryModes | None = None
-    capacity: int | None = Field(default=None, ge=0, le=MAX_CAPACITY)
+    capacity: StrictInt | None = Field(default=None, ge=0, le=MAX_CAPACITY)
     cost_per_school_year: CostRange | None = None
     notes: LongText | None = None
 

@@ -1,0 +1,164 @@
+"""API keys (shown once, keyed hash, revocable) and user administration."""
+
+import uuid
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from app.auth.models import ApiKey
+from tests.factories import Actor, Actors, make_actor, unique
+
+
+async def test_a_new_key_is_shown_once_and_works_until_revoked(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    created = await client.post(
+        "/v1/api-keys", json={"name": "nightly sync"}, headers=actors.district.headers
+    )
+    assert created.status_code == 201
+    body = created.json()
+    assert body["key"].startswith("rk_")
+    assert body["role"] == "district"
+    assert body["user_id"] == str(actors.district.user_id)
+    assert created.headers["Location"] == f"/v1/api-keys/{body['id']}"
+    headers = {"Authorization": f"Bearer {body['key']}"}
+
+    assert (await client.get("/v1/users/me", headers=headers)).status_code == 200
+    listed = await client.get("/v1/api-keys", headers=actors.district.headers)
+    entry = next(item for item in listed.json()["items"] if item["id"] == body["id"])
+    assert "key" not in entry
+    assert entry["last_used_at"] is not None
+    assert entry["prefix"] == body["key"][:10]
+
+    async with app.state.database.sessions() as session:
+        stored = await session.scalar(select(ApiKey).where(ApiKey.id == uuid.UUID(body["id"])))
+        assert stored is not None
+        assert body["key"] not in {stored.key_hash, stored.prefix, stored.name}
+
+    revoked = await client.delete(f"/v1/api-keys/{body['id']}", headers=actors.district.headers)
+    assert revoked.status_code == 204
+    after = await client.get("/v1/users/me", headers=headers)
+    assert after.status_code == 401
+
+
+async def test_forged_and_unknown_keys_are_refused(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    real = actors.partner.key
+    for forged in ("rk_" + "A" * 43, real[:-1] + ("B" if real[-1] != "B" else "C"), "rk_"):
+        response = await client.get("/v1/users/me", headers={"Authorization": f"Bearer {forged}"})
+        assert response.status_code == 401, forged
+
+
+async def test_only_admins_make_keys_for_other_users(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    for_other = {"name": "sneaky", "user_id": str(actors.admin.user_id)}
+    refused = await client.post("/v1/api-keys", json=for_other, headers=actors.partner.headers)
+    assert refused.status_code == 403
+    on_behalf = {"name": "district system", "user_id": str(actors.district.user_id)}
+    made = await client.post("/v1/api-keys", json=on_behalf, headers=actors.admin.headers)
+    assert made.status_code == 201
+    assert made.json()["role"] == "district"
+    others_key = made.json()["id"]
+    assert (
+        await client.delete(f"/v1/api-keys/{others_key}", headers=actors.partner.headers)
+    ).status_code == 404
+    assert (
+        await client.delete(f"/v1/api-keys/{others_key}", headers=actors.district.headers)
+    ).status_code == 204
+
+
+async def test_privilege_escalation_attempts_fail(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    admin_user = {
+        "email": f"{unique('x')}@example.org",
+        "role": "state_admin",
+        "password": "long enough password",
+    }
+    for actor in (actors.district, actors.partner, actors.reviewer):
+        assert (
+            await client.post("/v1/users", json=admin_user, headers=actor.headers)
+        ).status_code == 403
+    partner_url = f"/v1/partners/{actors.partner_record['id']}/status"
+    for status in ("approved", "under_review"):
+        response = await client.post(
+            partner_url, json={"status": status}, headers=actors.partner.headers
+        )
+        assert response.status_code in {403, 409}
+        assert response.status_code != 200
+    mass = await client.post(
+        "/v1/users",
+        json=admin_user | {"is_active": True, "id": str(uuid.uuid4())},
+        headers=actors.admin.headers,
+    )
+    assert mass.status_code == 422
+
+
+async def test_user_bindings_are_enforced(client: httpx.AsyncClient, actors: Actors) -> None:
+    def user(**fields: object) -> dict[str, object]:
+        return {"email": f"{unique('b')}@example.org"} | fields
+
+    cases = [
+        user(role="district"),
+        user(role="partner"),
+        user(role="state_admin", district_id=actors.district_record["id"]),
+        user(role="district", district_id=str(uuid.uuid4())),
+        user(
+            role="partner",
+            partner_id=actors.partner_record["id"],
+            district_id=actors.district_record["id"],
+        ),
+    ]
+    for body in cases:
+        response = await client.post("/v1/users", json=body, headers=actors.admin.headers)
+        assert response.status_code == 422, body
+    bound = await client.post(
+        "/v1/users",
+        json=user(role="district", district_id=actors.district_record["id"]),
+        headers=actors.admin.headers,
+    )
+    assert bound.status_code == 201
+    duplicate = await client.post(
+        "/v1/users",
+        json={"email": bound.json()["email"].upper(), "role": "state_reviewer"},
+        headers=actors.admin.headers,
+    )
+    assert duplicate.status_code == 409
+
+
+async def test_a_district_user_sees_only_its_own_district(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    other = await client.post(
+        "/v1/districts",
+        json={
+            "name": "Other",
+            "nces_id": f"{uuid.uuid4().int % 10**7:07d}",
+            "region": "south",
+            "locale": "rural",
+            "enrollment": 10,
+        },
+        headers=actors.admin.headers,
+    )
+    assert other.status_code == 201
+    assert (
+        await client.get(f"/v1/districts/{other.json()['id']}", headers=actors.district.headers)
+    ).status_code == 404
+    listed = await client.get("/v1/districts", headers=actors.district.headers)
+    assert [item["id"] for item in listed.json()["items"]] == [actors.district_record["id"]]
+
+
+async def test_a_deactivated_account_is_refused_at_once(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    from app.auth.models import User
+
+    actor: Actor = await make_actor(app, "state_reviewer")
+    async with app.state.database.sessions() as session, session.begin():
+        user = await session.get(User, actor.user_id)
+        assert user is not None
+        user.is_active = False
+    assert (await client.get("/v1/users/me", headers=actor.headers)).status_code == 401

@@ -1,0 +1,197 @@
+"""Bad input of every kind answers 4xx problem+json, never a 500 and never internals."""
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.factories import Actor, partner_payload
+
+HUGE = 10**30
+
+
+def _bodies() -> list[tuple[str, Any, int]]:
+    good = partner_payload()
+    return [
+        ("wrong type for name", good | {"name": 123}, 422),
+        ("wrong type for capacity", good | {"capacity": "many"}, 422),
+        ("list given a string", good | {"regions": "north"}, 422),
+        ("unknown enum value", good | {"grade_bands": ["college"]}, 422),
+        ("unknown locale", good | {"locales": ["moon"]}, 422),
+        ("unknown need domain", good | {"need_domains": ["astrology"]}, 422),
+        ("no need domain", good | {"need_domains": []}, 422),
+        ("huge integer", good | {"capacity": HUGE}, 422),
+        ("negative capacity", good | {"capacity": -1}, 422),
+        ("huge cost", good | {"cost_per_school_year": {"min": 0, "max": HUGE}}, 422),
+        ("min above max", good | {"cost_per_school_year": {"min": 10, "max": 5}}, 422),
+        ("NUL byte", good | {"name": "Bad\x00Name"}, 422),
+        ("control character", good | {"description": "bell\x07"}, 422),
+        ("empty name", good | {"name": "   "}, 422),
+        ("overlong name", good | {"name": "n" * 201}, 422),
+        ("too many regions", good | {"regions": [f"r{i}" for i in range(61)]}, 422),
+        ("unknown field", good | {"evil": True}, 422),
+        ("status on create", good | {"status": "approved"}, 422),
+        ("not https website", good | {"website": "javascript:alert(1)"}, 422),
+        ("array body", [good], 422),
+        ("null body", None, 422),
+        ("missing fields", {}, 422),
+        ("float capacity", good | {"capacity": 1.5}, 422),
+        ("boolean capacity", good | {"capacity": True}, 422),
+    ]
+
+
+@pytest.mark.parametrize(("case", "body", "expected"), _bodies(), ids=[c[0] for c in _bodies()])
+async def test_bad_partner_bodies_are_refused(
+    client: httpx.AsyncClient, admin: Actor, case: str, body: Any, expected: int
+) -> None:
+    response = await client.post(
+        "/v1/partners",
+        content=json.dumps(body),
+        headers=admin.headers | {"Content-Type": "application/json"},
+    )
+    assert response.status_code == expected, (case, response.text)
+    problem = response.json()
+    assert response.headers["content-type"] == "application/problem+json"
+    assert problem["status"] == expected
+    assert {"type", "title", "status"} <= problem.keys()
+    for issue in problem.get("errors", []):
+        assert set(issue) == {"loc", "msg", "type"}
+    assert "Traceback" not in response.text
+    assert "sqlalchemy" not in response.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "expected"),
+    [
+        (b"{not json", "application/json", 400),
+        (b"\xff\xfe\x00garbage", "application/json", 400),
+        (b'{"name": "x"', "application/json", 400),
+        (b"name=x", "application/x-www-form-urlencoded", 422),
+        (b"", "application/json", 422),
+    ],
+)
+async def test_unparseable_bodies_are_client_errors(
+    client: httpx.AsyncClient, admin: Actor, content: bytes, content_type: str, expected: int
+) -> None:
+    response = await client.post(
+        "/v1/partners", content=content, headers=admin.headers | {"Content-Type": content_type}
+    )
+    assert response.status_code == expected, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_oversize_bodies_get_413(client: httpx.AsyncClient, admin: Actor) -> None:
+    body = json.dumps(partner_payload(description="x" * 2_000_000))
+    response = await client.post(
+        "/v1/partners", content=body, headers=admin.headers | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_body_streamed_past_the_limit_gets_413(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    async def chunks():  # no Content-Length: the middleware has to count
+        for _ in range(40):
+            yield b"x" * 65536
+
+    response = await client.post(
+        "/v1/partners",
+        content=chunks(),
+        headers=admin.headers | {"Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "garbage"},
+        {"cursor": "W10"},
+        {"cursor": "WyJ4Il0"},
+        {"cursor": "x" * 600},
+        {"limit": "0"},
+        {"limit": "201"},
+        {"limit": "ten"},
+        {"limit": str(HUGE)},
+        {"min_evidence_tier": "5"},
+        {"min_evidence_tier": "0"},
+        {"grade_band": "college"},
+        {"status": "famous"},
+        {"region": "North Region!"},
+        {"need_domain": "Bad Code"},
+        {"q": "x" * 201},
+        {"q": "nul\x00byte"},
+    ],
+)
+async def test_bad_query_parameters_are_refused(
+    client: httpx.AsyncClient, admin: Actor, params: dict[str, str]
+) -> None:
+    response = await client.get("/v1/partners", params=params, headers=admin.headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_valid_cursor_with_tampered_values_is_refused(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    import base64
+
+    forged = (
+        base64.urlsafe_b64encode(json.dumps(["name", "not-a-uuid"]).encode()).decode().rstrip("=")
+    )
+    response = await client.get("/v1/partners", params={"cursor": forged}, headers=admin.headers)
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("GET", "/v1/partners/not-a-uuid", 422),
+        ("GET", "/v1/partners/00000000-0000-0000-0000-000000000000", 404),
+        ("GET", "/v1/nowhere", 404),
+        ("DELETE", "/v1/partners", 405),
+        ("PUT", "/v1/partners/00000000-0000-0000-0000-000000000000", 405),
+    ],
+)
+async def test_unknown_routes_methods_and_ids(
+    client: httpx.AsyncClient, admin: Actor, method: str, path: str, expected: int
+) -> None:
+    response = await client.request(method, path, headers=admin.headers)
+    assert response.status_code == expected
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == expected
+
+
+@pytest.mark.parametrize("if_match", ['"abc"', 'W/"999"', "", "1"])
+async def test_if_match_values_that_do_not_match_get_412(
+    client: httpx.AsyncClient, admin: Actor, if_match: str
+) -> None:
+    created = await client.post("/v1/partners", json=partner_payload(), headers=admin.headers)
+    response = await client.patch(
+        f"/v1/partners/{created.json()['id']}",
+        json={"capacity": 1},
+        headers=admin.headers | {"If-Match": if_match},
+    )
+    assert response.status_code == 412
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "bad key with spaces"])
+async def test_bad_idempotency_keys_are_refused(
+    client: httpx.AsyncClient, admin: Actor, key: str
+) -> None:
+    response = await client.post(
+        "/v1/partners", json=partner_payload(), headers=admin.headers | {"Idempotency-Key": key}
+    )
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "token"])
+async def test_malformed_authorization_headers_get_401(
+    client: httpx.AsyncClient, authorization: str
+) -> None:
+    response = await client.get("/v1/partners", headers={"Authorization": authorization})
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"

@@ -1,0 +1,132 @@
+"""Settings fail fast with one line; the CLI migrates, seeds idempotently and makes admins."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.core.config import ConfigurationError, load_settings
+from app.main import create_app
+from tests.conftest import TEST_SECRET, backend, make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+REGISTRY = [str(Path(sys.executable).parent / "registry")]
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({"REGISTRY_ENV": "production"}, "REGISTRY_SECRET_KEY is required"),
+        ({"REGISTRY_ENV": "staging"}, "invalid REGISTRY_ENV"),
+        ({"REGISTRY_DATABASE_URL": "mysql://db/x"}, "invalid REGISTRY_DATABASE_URL"),
+        ({"REGISTRY_SECRET_KEY": "short"}, "at least 32 characters"),
+        ({"REGISTRY_ACCESS_TOKEN_MINUTES": "zero"}, "invalid REGISTRY_ACCESS_TOKEN_MINUTES"),
+    ],
+)
+def test_misconfiguration_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], message: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_plain_database_urls_get_async_drivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", "postgresql://u@h/db")
+    assert load_settings().database_url == "postgresql+psycopg://u@h/db"
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", "sqlite:///./x.db")
+    assert load_settings().database_url == "sqlite+aiosqlite:///./x.db"
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        REGISTRY + args,
+        cwd=ROOT,
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_app_refuses_to_start_misconfigured() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import app.main"],
+        cwd=ROOT,
+        env=os.environ | {"REGISTRY_ENV": "production", "REGISTRY_SECRET_KEY": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "REGISTRY_SECRET_KEY" in result.stderr
+
+
+@pytest.mark.skipif(
+    backend() != "sqlite", reason="the CLI round trip runs once, on a scratch SQLite file"
+)
+def test_cli_migrate_seed_and_create_admin(tmp_path: Path) -> None:
+    env = {
+        "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "REGISTRY_ENV": "development",
+        "REGISTRY_SECRET_KEY": TEST_SECRET,
+    }
+    assert _run(["migrate"], env).returncode == 0
+    first = _run(["seed"], env)
+    assert first.returncode == 0, first.stderr
+    assert "12 partners" in first.stdout
+    again = _run(["seed"], env)
+    assert "0 partners" in again.stdout and "0 users" in again.stdout
+
+    made = _run(["create-admin", "--email", "Chief@Example.org"], env)
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip().splitlines()[-1]
+    assert key.startswith("rk_")
+    reused = _run(["create-admin", "--email", "chief@example.org"], env)
+    assert "reusing" in reused.stdout
+    assert reused.stdout.strip().splitlines()[-1] != key
+    bad = _run(["create-admin", "--email", "not-an-email"], env)
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1
+
+    async def check_key() -> int:
+        app = create_app(
+            make_settings(env["REGISTRY_DATABASE_URL"].replace("sqlite://", "sqlite+aiosqlite://"))
+        )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/v1/users/me", headers={"Authorization": f"Bearer {key}"})
+        await app.state.database.dispose()
+        return response.status_code
+
+    import asyncio
+
+    assert asyncio.run(check_key()) == 200
+
+
+async def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    unreachable = create_app(make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    unmigrated = create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"))
+    for app in (unreachable, unmigrated):
+        await _expect_unready(app)
+
+
+async def _expect_unready(app: FastAPI) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        response = await client.get("/readyz")
+        assert (await client.get("/healthz")).status_code == 200
+    await app.state.database.dispose()
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"

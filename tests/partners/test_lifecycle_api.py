@@ -1,0 +1,119 @@
+"""Lifecycle edges through the API: who may move a partner where, and what 409 says."""
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.core.base import utcnow
+from app.partners.lifecycle import TRANSITIONS, PartnerStatus, Trigger
+from tests.factories import Actors, force_partner_state
+
+
+async def _move(
+    client: httpx.AsyncClient, actors: Actors, who: str, status: str, reason: str = ""
+) -> httpx.Response:
+    actor = actors.by_role()[who]
+    body = {"status": status} | ({"reason": reason} if reason else {})
+    return await client.post(
+        f"/v1/partners/{actors.partner_record['id']}/status", json=body, headers=actor.headers
+    )
+
+
+async def test_application_path_partner_submits_staff_reviews(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    submitted = await _move(client, actors, "partner", "submitted")
+    assert submitted.status_code == 200
+    assert submitted.json()["status"] == "submitted"
+    assert submitted.headers["ETag"] == '"2"'
+    assert (await _move(client, actors, "partner", "under_review")).status_code == 403
+    assert (await _move(client, actors, "district", "under_review")).status_code == 403
+    assert (await _move(client, actors, "state_reviewer", "under_review")).json()[
+        "status"
+    ] == "under_review"
+
+
+@pytest.mark.parametrize("target", ["approved", "denied"])
+async def test_approval_and_denial_only_come_from_decisions(
+    client: httpx.AsyncClient, actors: Actors, target: str
+) -> None:
+    await _move(client, actors, "partner", "submitted")
+    await _move(client, actors, "state_admin", "under_review")
+    refused = await _move(client, actors, "state_admin", target, reason="because")
+    assert refused.status_code == 409
+    problem = refused.json()
+    assert problem["allowed"] == ["withdrawn"]
+    assert "decision" in problem["detail"]
+
+
+async def test_illegal_moves_name_the_allowed_ones(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    response = await _move(client, actors, "state_admin", "suspended", reason="x")
+    assert response.status_code == 409
+    assert response.json()["allowed"] == ["submitted", "withdrawn"]
+
+
+async def test_withdrawal_needs_a_reason_and_is_final(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    assert (await _move(client, actors, "partner", "withdrawn")).status_code == 422
+    withdrawn = await _move(client, actors, "partner", "withdrawn", reason="We are closing")
+    assert withdrawn.status_code == 200
+    assert withdrawn.json()["status_reason"] == "We are closing"
+    again = await _move(client, actors, "state_admin", "submitted")
+    assert again.status_code == 409
+    assert again.json()["allowed"] == []
+
+
+async def test_suspension_and_reinstatement_keep_the_term(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    now = utcnow()
+    expires = now + timedelta(days=200)
+    await force_partner_state(
+        app, actors.partner_record["id"], status="approved", approved_at=now, expires_at=expires
+    )
+    assert (await _move(client, actors, "partner", "suspended", reason="x")).status_code == 403
+    suspended = await _move(
+        client, actors, "state_reviewer", "suspended", reason="No progress reviews"
+    )
+    assert suspended.status_code == 200
+    assert suspended.json()["status"] == "suspended"
+    reinstated = await _move(client, actors, "state_admin", "approved")
+    assert reinstated.status_code == 200
+    assert reinstated.json()["status"] == "approved"
+    assert (
+        reinstated.json()["designation"]["expires_at"]
+        == suspended.json()["designation"]["expires_at"]
+    )
+
+
+async def test_a_lapsed_designation_reads_expired_and_moves_as_expired(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    now = utcnow()
+    await force_partner_state(
+        app,
+        actors.partner_record["id"],
+        status="approved",
+        approved_at=now - timedelta(days=800),
+        expires_at=now - timedelta(minutes=1),
+    )
+    read = await client.get(
+        f"/v1/partners/{actors.partner_record['id']}", headers=actors.admin.headers
+    )
+    assert read.json()["status"] == "expired"
+    suspend = await _move(client, actors, "state_admin", "suspended", reason="x")
+    assert suspend.status_code == 409
+    assert suspend.json()["allowed"] == [
+        s.value
+        for s in PartnerStatus
+        if Trigger.STATE_STAFF in TRANSITIONS[PartnerStatus.EXPIRED].get(s, ())
+    ]
+
+
+async def test_unknown_statuses_are_422(client: httpx.AsyncClient, actors: Actors) -> None:
+    assert (await _move(client, actors, "state_admin", "famous")).status_code == 422
