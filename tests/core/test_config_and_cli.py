@@ -86,7 +86,8 @@ def test_cli_migrate_seed_and_create_admin(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
     assert "12 partners" in first.stdout
     again = _run(["seed"], env)
-    assert "0 partners" in again.stdout and "0 users" in again.stdout
+    assert "0 partners" in again.stdout
+    assert "0 users" in again.stdout
 
     made = _run(["create-admin", "--email", "Chief@Example.org"], env)
     assert made.returncode == 0, made.stderr
