@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth import repository
-from app.auth.models import Role
+from app.auth.models import Role, User
 from app.auth.principal import STATE_ROLES, Principal
 from app.core.base import utcnow
 from app.core.config import Settings
@@ -48,13 +48,12 @@ async def current_principal(
         now = utcnow()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
             key.last_used_at = now
-        user_id = key.user_id
+        user: User | None = key.user if key.user.is_active else None
     else:
-        found = read_access_token(settings, token)
-        if found is None:
+        user_id = read_access_token(settings, token)
+        if user_id is None:
             raise Unauthorized("The token is invalid or has expired.")
-        user_id = found
-    user = await repository.active_user(session, user_id)
+        user = await repository.active_user(session, user_id)
     if user is None:
         raise Unauthorized("The account is unknown or deactivated.")
     return Principal(
