@@ -5,7 +5,7 @@ import binascii
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -51,8 +51,8 @@ def _decode(cursor: str, order: Sequence[InstrumentedAttribute[Any]]) -> list[An
     for part, column in zip(parts, order, strict=True):
         python_type = column.type.python_type
         try:
-            if python_type is datetime:
-                key.append(datetime.fromisoformat(part))
+            if python_type in {datetime, date}:
+                key.append(python_type.fromisoformat(part))
             elif python_type is uuid.UUID:
                 key.append(uuid.UUID(part))
             else:

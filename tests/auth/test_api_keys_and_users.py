@@ -162,3 +162,38 @@ async def test_a_deactivated_account_is_refused_at_once(
         assert user is not None
         user.is_active = False
     assert (await client.get("/v1/users/me", headers=actor.headers)).status_code == 401
+
+
+async def test_key_and_audit_lists_page_by_time_without_gaps(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    made = [
+        (
+            await client.post(
+                "/v1/api-keys", json={"name": f"k{i}"}, headers=actors.partner.headers
+            )
+        ).json()["id"]
+        for i in range(5)
+    ]
+    for path, params in (
+        ("/v1/api-keys", {}),
+        ("/v1/audit-events", {"actor_id": str(actors.partner.user_id)}),
+    ):
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = await client.get(
+                path,
+                params=params | {"limit": 2} | ({"cursor": cursor} if cursor else {}),
+                headers=(actors.partner if path == "/v1/api-keys" else actors.admin).headers,
+            )
+            assert page.status_code == 200, page.text
+            seen += [item["id"] for item in page.json()["items"]]
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
+                break
+        assert len(seen) == len(set(seen))
+        if path == "/v1/api-keys":
+            assert set(made) <= set(seen)
+        else:
+            assert len(seen) >= len(made)
