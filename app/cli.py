@@ -1,8 +1,9 @@
-"""The `registry` command: migrate, seed, serve, create-admin."""
+"""The `registry` command: migrate, seed, serve, create-admin, import-wwc, wwc-agreement."""
 
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -126,6 +127,48 @@ def create_admin(email: Annotated[str, typer.Option(help="The admin's email addr
         raise typer.Exit(2) from None
     typer.echo(note)
     typer.echo(secret)
+
+
+@cli.command("import-wwc")
+def import_wwc(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The WWC export.")],
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Import only the first N study reviews.")
+    ] = None,
+) -> None:
+    """Import WWC study findings as accepted evidence, one partner per intervention."""
+    from app.evidence import importer
+    from app.evidence.service import thresholds
+    from seed.loader import SYSTEM
+
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> importer.ImportResult:
+        return await importer.import_wwc(session, SYSTEM, path, thresholds(settings), limit)
+
+    try:
+        result = _in_transaction(settings, work)
+    except (importer.UnknownNeedDomains, ValueError, KeyError) as error:
+        typer.echo(f"registry: cannot import {path}: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"imported {result.records} evidence records ({result.findings} findings) and "
+        f"{result.partners} partners from {result.studies} WWC study reviews; "
+        f"{result.skipped} already imported"
+    )
+
+
+@cli.command("wwc-agreement")
+def wwc_agreement(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The WWC export.")],
+) -> None:
+    """Print how often the classifier's finding tiers agree with WWC's own ESSA ratings."""
+    from app.evidence.importer import DOMAIN_MAP
+    from app.evidence.service import thresholds
+    from app.evidence.wwc import agreement, format_report, load_domain_map, parse_export
+
+    studies = parse_export(path, load_domain_map(DOMAIN_MAP))
+    typer.echo(format_report(agreement(studies, thresholds(_settings()))))
 
 
 def main() -> None:

@@ -1,0 +1,345 @@
+"""The rules for submitting, correcting, deciding and documenting evidence.
+
+Flushes; never commits.
+"""
+
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Collection
+from http import HTTPStatus
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import diff, record
+from app.auth.principal import Principal
+from app.core.base import utcnow
+from app.core.config import Settings
+from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PayloadTooLarge
+from app.evidence import repository
+from app.evidence.classifier import (
+    Classification,
+    DistrictContext,
+    Finding,
+    Study,
+    Thresholds,
+    Tier,
+    classify,
+    classify_in_context,
+)
+from app.evidence.models import (
+    Decision,
+    Evidence,
+    EvidenceDecision,
+    EvidenceFinding,
+    EvidenceStatus,
+)
+from app.evidence.rollup import partner_tiers
+from app.evidence.schemas import (
+    ClassifyRequest,
+    ClassifyResult,
+    DecisionIn,
+    EvidenceCreate,
+    EvidenceUpdate,
+    FindingIn,
+    StudyFields,
+    evidence_read,
+    reasons_json,
+    study_classification,
+)
+from app.evidence.storage import DocumentStorage
+from app.partners.models import Partner
+
+PDF_MAGIC = b"%PDF-"
+# A partner corrects a record while the state has not settled it; decisions are final.
+EDITABLE = frozenset({EvidenceStatus.SUBMITTED, EvidenceStatus.RETURNED})
+DECIDED_STATUS = {
+    Decision.ACCEPT: EvidenceStatus.ACCEPTED,
+    Decision.RETURN: EvidenceStatus.RETURNED,
+    Decision.REJECT: EvidenceStatus.REJECTED,
+}
+STUDY_FIELDS = frozenset(StudyFields.model_fields)
+
+
+class NotAPdf(AppError):
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class DocumentNotFound(NotFound):
+    title = "Document not found"
+
+
+def thresholds(settings: Settings) -> Thresholds:
+    return Thresholds(
+        min_sample_size=settings.evidence_min_sample_size, min_sites=settings.evidence_min_sites
+    )
+
+
+def _tier(value: int | None) -> Tier | None:
+    return None if value is None else Tier(value)
+
+
+def to_study(source: StudyFields | Evidence) -> Study:
+    """The classifier's view of a study, from a request body or a stored record."""
+    return Study(
+        design=source.design,
+        standards_rating=source.standards_rating,
+        controls_for_selection_bias=source.controls_for_selection_bias,
+        sample_size=source.sample_size,
+        site_count=source.site_count,
+        grade_bands=frozenset(str(band) for band in source.grade_bands),
+        locales=frozenset(str(locale) for locale in source.locales),
+        student_groups=frozenset(source.student_groups),
+        has_logic_model=source.has_logic_model,
+        research_basis=source.research_basis,
+        ongoing_evaluation=source.ongoing_evaluation,
+        findings=tuple(
+            Finding(
+                need_domain=finding.need_domain,
+                outcome=finding.outcome,
+                direction=finding.direction,
+                significant=finding.significant,
+                effect_size=finding.effect_size,
+                p_value=finding.p_value,
+                sample_size=finding.sample_size,
+                subgroup=finding.subgroup,
+            )
+            for finding in source.findings
+        ),
+    )
+
+
+def classification_json(classification: Classification) -> dict[str, Any]:
+    return study_classification(classification).model_dump(mode="json", exclude={"findings"})
+
+
+def apply_classification(evidence: Evidence, classification: Classification) -> None:
+    evidence.classification = classification_json(classification)
+    evidence.computed_tier = classification.tier
+    for finding, result in zip(evidence.findings, classification.findings, strict=True):
+        finding.tier = result.tier
+        finding.reasons = reasons_json(result.reasons)
+
+
+async def _check_need_domains(session: AsyncSession, findings: list[FindingIn]) -> None:
+    known = await repository.known_need_domains(session, {f.need_domain for f in findings})
+    for index, finding in enumerate(findings):
+        if finding.need_domain not in known:
+            raise InvalidInput(
+                ["body", "findings", index, "need_domain"],
+                f"Unknown need domain {finding.need_domain!r}. See GET /v1/need-domains.",
+                "need_domain_unknown",
+            )
+
+
+def _finding_rows(findings: list[FindingIn]) -> list[EvidenceFinding]:
+    return [
+        EvidenceFinding(position=position, **finding.model_dump())
+        for position, finding in enumerate(findings)
+    ]
+
+
+def _snapshot(evidence: Evidence, actor: Principal) -> dict[str, Any]:
+    return evidence_read(evidence, actor).model_dump(
+        mode="json", exclude={"version", "created_at", "updated_at", "decisions"}
+    )
+
+
+async def create(
+    session: AsyncSession,
+    actor: Principal,
+    partner: Partner,
+    data: EvidenceCreate,
+    limits: Thresholds,
+) -> Evidence:
+    await _check_need_domains(session, data.findings)
+    evidence = Evidence(
+        partner_id=partner.id,
+        status=EvidenceStatus.SUBMITTED,
+        submitted_by=actor.user_id,
+        submitted_at=utcnow(),
+        findings=_finding_rows(data.findings),
+        decisions=[],
+        **data.model_dump(exclude={"findings"}),
+    )
+    apply_classification(evidence, classify(to_study(data), limits))
+    session.add(evidence)
+    await session.flush()
+    await record(
+        session, actor, "evidence.submitted", "evidence", evidence.id, _snapshot(evidence, actor)
+    )
+    return evidence
+
+
+async def update(
+    session: AsyncSession,
+    actor: Principal,
+    evidence: Evidence,
+    data: EvidenceUpdate,
+    limits: Thresholds,
+) -> Evidence:
+    """Correct a record the state has not settled; it goes (back) to `submitted`."""
+    if evidence.status not in EDITABLE:
+        raise Conflict(
+            f"Evidence that is {evidence.status} cannot be changed; submit a new record instead."
+        )
+    before = _snapshot(evidence, actor)
+    changes = data.model_dump(exclude_unset=True)
+    if data.findings is not None:
+        await _check_need_domains(session, data.findings)
+        changes.pop("findings")
+        # The old rows go first: their positions are unique per record.
+        evidence.findings = []
+        await session.flush()
+        evidence.findings = _finding_rows(data.findings)
+    for field, value in changes.items():
+        setattr(evidence, field, value)
+    evidence.status = EvidenceStatus.SUBMITTED
+    evidence.submitted_by = actor.user_id
+    evidence.submitted_at = evidence.updated_at = utcnow()
+    apply_classification(evidence, classify(to_study(evidence), limits))
+    await session.flush()
+    after = _snapshot(evidence, actor)
+    await record(session, actor, "evidence.updated", "evidence", evidence.id, diff(before, after))
+    return evidence
+
+
+def _check_decision(
+    evidence: Evidence, decision: Decision, tier: int | None, rationale: str
+) -> None:
+    if evidence.status is not EvidenceStatus.SUBMITTED:
+        raise Conflict(
+            f"Only submitted evidence is decided; this record is {evidence.status}.", allowed=[]
+        )
+    if tier is not None and decision is not Decision.ACCEPT:
+        raise InvalidInput(["body", "tier"], "A tier is set only when accepting.")
+    overrides = tier is not None and tier != evidence.computed_tier
+    if (overrides or decision is not Decision.ACCEPT) and not rationale:
+        why = (
+            "a final tier that differs from the computed one"
+            if overrides
+            else f"the decision to {decision}"
+        )
+        raise InvalidInput(["body", "rationale"], f"A rationale is required for {why}.")
+
+
+async def decide(
+    session: AsyncSession,
+    actor: Principal,
+    evidence: Evidence,
+    data: DecisionIn,
+    limits: Thresholds,
+) -> Evidence:
+    decision, tier, rationale, feedback = data.decision, data.tier, data.rationale, data.feedback
+    _check_decision(evidence, decision, tier, rationale)
+    before = evidence.status
+    final_tier = (tier or evidence.computed_tier) if decision is Decision.ACCEPT else None
+    evidence.decisions.append(
+        EvidenceDecision(
+            evidence_version=evidence.version,
+            decision=decision,
+            computed_tier=evidence.computed_tier,
+            final_tier=final_tier,
+            rationale=rationale,
+            feedback=feedback,
+            study=evidence_read(evidence, actor).model_dump(mode="json", include=set(STUDY_FIELDS)),
+            decided_by=actor.user_id,
+            decided_at=utcnow(),
+        )
+    )
+    evidence.status = DECIDED_STATUS[decision]
+    evidence.final_tier = final_tier
+    evidence.updated_at = utcnow()
+    await session.flush()
+    await recompute_tiers(session, [evidence.partner_id], limits)
+    await record(
+        session,
+        actor,
+        "evidence.decided",
+        "evidence",
+        evidence.id,
+        {
+            "status": [before, evidence.status],
+            "decision": decision,
+            "computed_tier": evidence.computed_tier,
+            "final_tier": final_tier,
+            "rationale": rationale,
+            "feedback": feedback,
+        },
+    )
+    return evidence
+
+
+async def recompute_tiers(
+    session: AsyncSession, partner_ids: Collection[uuid.UUID], limits: Thresholds
+) -> None:
+    """Rebuild the partners' `partner_evidence_tiers` from their accepted evidence alone."""
+    accepted = await repository.accepted_by_partner(session, partner_ids)
+    await repository.replace_partner_tiers(
+        session,
+        {
+            partner_id: partner_tiers(
+                [(to_study(record), _tier(record.final_tier)) for record in records], limits
+            )
+            for partner_id, records in accepted.items()
+        },
+    )
+
+
+async def _checked_pdf(chunks: AsyncIterable[bytes], max_bytes: int) -> AsyncIterator[bytes]:
+    """Pass the stream through, refusing it as soon as it is too long or not a PDF."""
+    head, size = b"", 0
+    async for chunk in chunks:
+        size += len(chunk)
+        # The body-size middleware usually stops this first; the service keeps its own rule.
+        if size > max_bytes:
+            raise PayloadTooLarge(f"The document exceeds {max_bytes} bytes.")
+        if len(head) < len(PDF_MAGIC):
+            head = (head + chunk)[: len(PDF_MAGIC)]
+            if len(head) == len(PDF_MAGIC) and head != PDF_MAGIC:
+                raise NotAPdf("The document is not a PDF (it does not start with %PDF-).")
+        yield chunk
+    if head != PDF_MAGIC:
+        raise NotAPdf("The document is not a PDF (it does not start with %PDF-).")
+
+
+async def attach_document(
+    session: AsyncSession,
+    actor: Principal,
+    evidence: Evidence,
+    chunks: AsyncIterable[bytes],
+    storage: DocumentStorage,
+    max_bytes: int,
+) -> Evidence:
+    if evidence.status not in EDITABLE:
+        raise Conflict(f"The document of {evidence.status} evidence cannot be replaced.")
+    stored = await storage.save(_checked_pdf(chunks, max_bytes))
+    previous = evidence.document_sha256
+    evidence.document_sha256, evidence.document_size = stored.sha256, stored.size
+    evidence.document_uploaded_at = evidence.updated_at = utcnow()
+    await session.flush()
+    await record(
+        session,
+        actor,
+        "evidence.document_attached",
+        "evidence",
+        evidence.id,
+        {"sha256": [previous, stored.sha256], "size": stored.size},
+    )
+    return evidence
+
+
+def classify_request(data: ClassifyRequest, limits: Thresholds) -> ClassifyResult:
+    study = to_study(data)
+    in_context = None
+    if data.context is not None:
+        context = DistrictContext(
+            grade_bands=frozenset(str(band) for band in data.context.grade_bands),
+            student_groups=frozenset(data.context.student_groups),
+            locales=frozenset(str(locale) for locale in data.context.locales),
+        )
+        in_context = study_classification(classify_in_context(study, context, limits))
+    return ClassifyResult(
+        **study_classification(classify(study, limits)).model_dump(), in_context=in_context
+    )

@@ -1,0 +1,102 @@
+"""Study documents: PDF only (by content), size-limited, stored by hash, read only by those
+allowed to see the record."""
+
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from app.core.config import Settings
+from app.main import create_app
+from tests.conftest import make_settings
+from tests.factories import Actors, submit_evidence
+
+PDF = b"%PDF-1.7\n" + b"x" * 100_000 + b"\n%%EOF\n"
+
+
+def _put(evidence: dict[str, Any], headers: dict[str, str], **extra: str) -> dict[str, str]:
+    return (
+        headers
+        | {"If-Match": f'"{evidence["version"]}"', "Content-Type": "application/pdf"}
+        | extra
+    )
+
+
+async def test_upload_and_download_a_pdf(
+    client: httpx.AsyncClient, actors: Actors, settings: Settings
+) -> None:
+    evidence = await submit_evidence(client, actors.partner, actors.partner_record["id"])
+    url = f"/v1/evidence/{evidence['id']}/document"
+    missing = await client.get(url, headers=actors.partner.headers)
+    assert missing.status_code == 404
+
+    response = await client.put(url, content=PDF, headers=_put(evidence, actors.partner.headers))
+    assert response.status_code == 200, response.text
+    sha = hashlib.sha256(PDF).hexdigest()
+    assert response.json()["document"]["sha256"] == sha
+    assert response.json()["document"]["size"] == len(PDF)
+    assert response.json()["version"] == 2
+    assert (settings.storage_root / sha[:2] / sha[2:4] / sha).read_bytes() == PDF
+
+    for actor in (actors.partner, actors.reviewer):
+        download = await client.get(url, headers=actor.headers)
+        assert download.status_code == 200
+        assert download.headers["content-type"] == "application/pdf"
+        assert download.content == PDF
+    # The record is not accepted, so a district may not see it, nor its document.
+    assert (await client.get(url, headers=actors.district.headers)).status_code == 404
+
+
+async def test_upload_checks_type_by_content_and_needs_if_match(
+    client: httpx.AsyncClient, actors: Actors, settings: Settings
+) -> None:
+    evidence = await submit_evidence(client, actors.partner, actors.partner_record["id"])
+    url = f"/v1/evidence/{evidence['id']}/document"
+    headers = _put(evidence, actors.partner.headers)
+    before = set((settings.storage_root / "incoming").glob("*"))
+    for content in (b"<html>not a pdf</html>", b"%PD", b""):
+        fake = await client.put(url, content=content, headers=headers)
+        assert fake.status_code == 415, content
+        assert fake.headers["content-type"] == "application/problem+json"
+    wrong_type = await client.put(
+        url, content=PDF, headers=headers | {"Content-Type": "application/msword"}
+    )
+    assert wrong_type.status_code == 415
+    no_if_match = {k: v for k, v in headers.items() if k != "If-Match"}
+    assert (await client.put(url, content=PDF, headers=no_if_match)).status_code == 428
+    assert (await client.put(url, content=PDF, headers=actors.district.headers)).status_code == 403
+    # Refused uploads leave no temporary files behind.
+    assert set((settings.storage_root / "incoming").glob("*")) == before
+    record = await client.get(f"/v1/evidence/{evidence['id']}", headers=actors.partner.headers)
+    assert record.json()["document"] is None
+    assert record.json()["version"] == 1
+
+
+async def test_oversize_uploads_are_413_by_header_and_by_stream(
+    migrated: str, tmp_path: Path, actors: Actors, client: httpx.AsyncClient
+) -> None:
+    evidence = await submit_evidence(client, actors.partner, actors.partner_record["id"])
+    small: FastAPI = create_app(
+        make_settings(migrated, max_upload_bytes=4096, storage_root=tmp_path)
+    )
+    url = f"/v1/evidence/{evidence['id']}/document"
+    headers = _put(evidence, actors.partner.headers)
+
+    async def chunked() -> AsyncIterator[bytes]:
+        yield b"%PDF-1.7\n"
+        for _ in range(10):
+            yield b"x" * 1024
+
+    transport = httpx.ASGITransport(app=small)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as limited:
+        declared = await limited.put(url, content=PDF, headers=headers)
+        assert declared.status_code == 413
+        streamed = await limited.put(url, content=chunked(), headers=headers)
+        assert streamed.status_code == 413
+        fits = await limited.put(url, content=b"%PDF-1.4\n%%EOF\n", headers=headers)
+        assert fits.status_code == 200, fits.text
+    await small.state.database.dispose()
+    assert list((tmp_path / "incoming").glob("*")) == []
