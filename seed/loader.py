@@ -1,7 +1,8 @@
 """Load reference data (always) and the demo registry (on request), idempotently.
 
-Each record is matched on its natural key (need-domain code, district NCES id, partner name,
-user email); what already exists is left exactly as it is.
+Each record is matched on its natural key (need-domain code, rubric name, district NCES id,
+partner name, user email); what already exists is left exactly as it is. Demo partners go
+through the real services: application, review, scores by two reviewers, decision.
 """
 
 import json
@@ -20,6 +21,7 @@ from app.auth.models import Role
 from app.auth.principal import Principal
 from app.auth.schemas import UserCreate
 from app.core.base import utcnow
+from app.designations import repository as designations
 from app.districts import repository as districts
 from app.districts import service as district_service
 from app.districts.schemas import DistrictCreate
@@ -28,11 +30,30 @@ from app.partners import service as partner_service
 from app.partners.lifecycle import PartnerStatus
 from app.partners.models import Partner
 from app.partners.schemas import PartnerCreate
+from app.reviews import repository as reviews
+from app.reviews import service as review_service
+from app.reviews.models import Decision, Review
+from app.reviews.schemas import (
+    ConflictOfInterest,
+    DecisionCreate,
+    ReviewCreate,
+    RubricCreate,
+    ScoreIn,
+    ScoresPut,
+)
 
 SEED_DIR = Path(__file__).resolve().parent
 # The actor of changes made by the command line rather than by a person signed in.
 SYSTEM = Principal(user_id=uuid.UUID(int=0), role=Role.STATE_ADMIN)
+# The demo's two reviewers: scores need someone besides the decider (four eyes).
+DEMO_REVIEWERS = tuple(
+    Principal(user_id=uuid.UUID(int=number), role=Role.STATE_REVIEWER) for number in (1, 2)
+)
+NO_CONFLICT = ConflictOfInterest(
+    declared=False, statement="No financial, family or employment ties to this organisation."
+)
 DAYS_PER_MONTH = 30.44
+DEMO_TERM_MONTHS = 36
 
 
 def _read(relative: str) -> list[dict[str, Any]]:
@@ -48,7 +69,74 @@ async def load_reference(session: AsyncSession) -> int:
             await session.flush()
             await record(session, SYSTEM, "need_domain.created", "need_domain", None, row)
             added += 1
+    rubric = RubricCreate.model_validate(
+        json.loads((SEED_DIR / "reference/rubric_default.json").read_text())
+    )
+    if await reviews.latest_rubric(session, rubric.name) is None:
+        await review_service.create_rubric(session, SYSTEM, rubric)
+        added += 1
     return added
+
+
+async def _scored_review(
+    session: AsyncSession, partner: Partner, score: int, scorers: int
+) -> Review:
+    review = await review_service.open_review(session, SYSTEM, partner, ReviewCreate())
+    rubric = review.rubric
+    level = max(rubric.scale_min, min(rubric.scale_max, score))
+    sheet = ScoresPut(
+        conflict_of_interest=NO_CONFLICT,
+        scores=[ScoreIn(criterion=row["code"], score=level) for row in rubric.criteria],
+    )
+    for reviewer in DEMO_REVIEWERS[:scorers]:
+        await review_service.put_scores(session, reviewer, review, None, sheet)
+    return review
+
+
+async def _backdate(session: AsyncSession, partner: Partner, months_left: float) -> None:
+    """Place a fresh demo designation on the calendar, so the directory shows every stage."""
+    designation = await designations.current(session, partner.id)
+    assert designation is not None
+    expires_at = utcnow() + timedelta(days=months_left * DAYS_PER_MONTH)
+    approved_at = expires_at - timedelta(days=DEMO_TERM_MONTHS * DAYS_PER_MONTH)
+    partner.approved_at = designation.approved_at = approved_at
+    partner.expires_at = designation.expires_at = expires_at
+    await session.flush()
+
+
+async def _walk(session: AsyncSession, partner: Partner, demo: dict[str, Any]) -> None:
+    status = PartnerStatus(demo["demo_status"])
+    reason = demo.get("demo_reason", "")
+    if status is PartnerStatus.DRAFT:
+        return
+    await partner_service.change_status(session, SYSTEM, partner, PartnerStatus.SUBMITTED, "")
+    if status is PartnerStatus.SUBMITTED:
+        return
+    await partner_service.change_status(session, SYSTEM, partner, PartnerStatus.UNDER_REVIEW, "")
+    if status is PartnerStatus.UNDER_REVIEW:
+        await _scored_review(session, partner, 3, scorers=1)
+        return
+    review = await _scored_review(session, partner, demo.get("demo_score", 3), scorers=2)
+    conditions = demo.get("demo_conditions", [])
+    if status is PartnerStatus.DENIED:
+        decision = Decision.DENY
+    elif conditions:
+        decision = Decision.APPROVE_WITH_CONDITIONS
+    else:
+        decision = Decision.APPROVE
+    data = DecisionCreate(
+        decision=decision, conditions=conditions, rationale=reason or "Meets the rubric."
+    )
+    await review_service.decide(session, SYSTEM, review, partner, data, DEMO_TERM_MONTHS)
+    if "demo_months_left" in demo:
+        await _backdate(session, partner, demo["demo_months_left"])
+    if status in {PartnerStatus.SUSPENDED, PartnerStatus.WITHDRAWN}:
+        await partner_service.change_status(session, SYSTEM, partner, status, reason)
+    if demo.get("demo_renewal"):
+        await partner_service.change_status(
+            session, SYSTEM, partner, PartnerStatus.UNDER_REVIEW, ""
+        )
+        await _scored_review(session, partner, 3, scorers=1)
 
 
 async def _load_partner(session: AsyncSession, row: dict[str, Any]) -> bool:
@@ -56,23 +144,7 @@ async def _load_partner(session: AsyncSession, row: dict[str, Any]) -> bool:
         return False
     demo = {key: row.pop(key) for key in list(row) if key.startswith("demo_")}
     partner = await partner_service.create(session, SYSTEM, PartnerCreate.model_validate(row))
-    status = PartnerStatus(demo["demo_status"])
-    if "demo_months_left" in demo:
-        # Demo designations are placed on the calendar directly; real ones come from reviews.
-        expires_at = utcnow() + timedelta(days=demo["demo_months_left"] * DAYS_PER_MONTH)
-        partner.approved_at = expires_at - timedelta(days=36 * DAYS_PER_MONTH)
-        partner.expires_at = expires_at
-    partner.status = status
-    partner.status_reason = demo.get("demo_reason")
-    await session.flush()
-    await record(
-        session,
-        SYSTEM,
-        "partner.seeded",
-        "partner",
-        partner.id,
-        {"status": status, "expires_at": partner.expires_at},
-    )
+    await _walk(session, partner, demo)
     return True
 
 

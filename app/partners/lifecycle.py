@@ -1,10 +1,12 @@
 """The partner lifecycle as a pure state machine.
 
 ``draft → submitted → under_review → approved | denied``, ``approved → suspended → approved``,
-anything open ``→ withdrawn``, and ``approved → expired`` when the designation term ends. Every
-move is made by one kind of event: a person's request, a due-diligence decision, or the
-calendar. Moves into ``approved`` and ``denied`` come from decisions, except that state staff
-reinstate a suspended partner (which keeps its designation term).
+anything open ``→ withdrawn``, and ``approved → expired`` when the designation term ends.
+Renewal is ``approved | expired → under_review`` (state staff); a partner renewing a term that
+still runs keeps that term, and its place in the directory, until a decision or the calendar
+ends it. Every move is made by one kind of event: a person's request, a due-diligence
+decision, or the calendar. Moves into ``approved`` and ``denied`` come from decisions, except
+that state staff reinstate a suspended partner (which keeps its designation term).
 """
 
 from dataclasses import dataclass
@@ -46,12 +48,17 @@ TRANSITIONS: dict[PartnerStatus, dict[PartnerStatus, frozenset[Trigger]]] = {
         S.WITHDRAWN: _STAFF_OR_PARTNER,
     },
     S.APPROVED: {
+        S.UNDER_REVIEW: _STAFF,
         S.SUSPENDED: _STAFF,
         S.EXPIRED: frozenset({Trigger.CALENDAR}),
         S.WITHDRAWN: _STAFF_OR_PARTNER,
     },
     S.SUSPENDED: {S.APPROVED: _STAFF, S.WITHDRAWN: _STAFF_OR_PARTNER},
-    S.EXPIRED: {S.SUBMITTED: _STAFF_OR_PARTNER, S.WITHDRAWN: _STAFF_OR_PARTNER},
+    S.EXPIRED: {
+        S.SUBMITTED: _STAFF_OR_PARTNER,
+        S.UNDER_REVIEW: _STAFF,
+        S.WITHDRAWN: _STAFF_OR_PARTNER,
+    },
     S.DENIED: {S.SUBMITTED: _STAFF_OR_PARTNER},
     S.WITHDRAWN: {},
 }

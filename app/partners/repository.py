@@ -24,8 +24,14 @@ def _scope(principal: Principal) -> ColumnElement[bool]:
     if principal.role is Role.PARTNER and principal.partner_id is not None:
         return Partner.id == principal.partner_id
     if principal.role is Role.DISTRICT:
-        return Partner.status.in_(DISTRICT_VISIBLE)
+        # A partner renewing its designation is under_review but was designated all the same.
+        return or_(Partner.status.in_(DISTRICT_VISIBLE), Partner.approved_at.is_not(None))
     return false()
+
+
+def visible_ids(principal: Principal) -> Select[uuid.UUID]:
+    """The ids of the partners the caller may see, for scoping what hangs off a partner."""
+    return select(Partner.id).where(_scope(principal))
 
 
 def _with_details(query: Select[Partner]) -> Select[Partner]:
@@ -60,8 +66,20 @@ def _contains(column: InstrumentedAttribute[str], text: str) -> ColumnElement[bo
     return func.lower(column).like(f"%{escaped}%", escape="\\")
 
 
-def list_query(principal: Principal, filters: PartnerFilters, moment: datetime) -> Select[Partner]:
-    conditions: list[ColumnElement[bool]] = [_scope(principal)]
+def designation_active(moment: datetime) -> ColumnElement[bool]:
+    """Designated on ``moment``: approved, or renewing a term that still runs, and in term.
+
+    Suspended, withdrawn and denied partners are out whatever their dates say.
+    """
+    return and_(
+        Partner.status.in_((PartnerStatus.APPROVED, PartnerStatus.UNDER_REVIEW)),
+        Partner.approved_at <= moment,
+        Partner.expires_at > moment,
+    )
+
+
+def _filtered(filters: PartnerFilters, moment: datetime) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     for facet, value in (
         (Facet.NEED_DOMAIN, filters.need_domain),
         (Facet.REGION, filters.region),
@@ -84,4 +102,15 @@ def list_query(principal: Principal, filters: PartnerFilters, moment: datetime) 
         conditions.append(
             or_(_contains(Partner.name, filters.q), _contains(Partner.description, filters.q))
         )
+    return conditions
+
+
+def list_query(principal: Principal, filters: PartnerFilters, moment: datetime) -> Select[Partner]:
+    conditions = [_scope(principal), *_filtered(filters, moment)]
+    return _with_details(select(Partner).where(*conditions))
+
+
+def directory_query(filters: PartnerFilters, moment: datetime) -> Select[Partner]:
+    """The public directory: no caller scope, only what is designated on ``moment``."""
+    conditions = [designation_active(moment), *_filtered(filters, moment)]
     return _with_details(select(Partner).where(*conditions))

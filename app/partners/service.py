@@ -1,5 +1,6 @@
 """The rules for creating and changing partner profiles. Flushes; never commits."""
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -9,6 +10,7 @@ from app.audit.service import diff, record
 from app.auth.principal import Principal
 from app.core.base import utcnow
 from app.core.errors import Conflict, Forbidden, InvalidInput
+from app.designations import service as designations
 from app.need_domains.models import NeedDomain
 from app.partners.lifecycle import REASON_REQUIRED, PartnerStatus, Trigger, judge
 from app.partners.models import Facet, Partner, PartnerFacet
@@ -133,6 +135,7 @@ async def change_status(
     partner.status = target
     partner.status_reason = reason or None
     partner.updated_at = now
+    await designations.follow_status(session, partner.id, (current, target), reason, now)
     await session.flush()
     await record(
         session,
@@ -143,3 +146,31 @@ async def change_status(
         {"status": [current, target], "reason": reason},
     )
     return partner
+
+
+async def apply_decision(
+    session: AsyncSession,
+    partner: Partner,
+    target: PartnerStatus,
+    term: tuple[datetime, datetime] | None,
+    reason: str | None,
+) -> PartnerStatus:
+    """Move ``partner`` as a due-diligence decision does, and return where it came from.
+
+    The decision is one write with one audit event, which the review service records.
+    """
+    now = utcnow()
+    current = partner.status_on(now)
+    verdict = judge(current, target, Trigger.DECISION)
+    if not verdict.allowed:
+        raise Conflict(
+            f"A decision cannot move a partner from {current} to {target}.",
+            allowed=[status.value for status in verdict.targets],
+        )
+    partner.status = target
+    partner.status_reason = reason
+    if term is not None:
+        partner.approved_at, partner.expires_at = term
+    partner.updated_at = now
+    await session.flush()
+    return current

@@ -1,0 +1,103 @@
+"""The public directory: no authentication, public fields only."""
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+
+from app.auth.models import Role
+from app.auth.principal import Principal
+from app.core.base import utcnow
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.pagination import Cursor, Limit, Page, paginate
+from app.core.schemas import Code, SearchText
+from app.core.vocabulary import GradeBand, Locale
+from app.directory.export import to_csv
+from app.directory.schemas import DirectoryEntry
+from app.partners import repository
+from app.partners.models import Partner
+from app.partners.schemas import PartnerFilters, Region, partner_read
+
+router = APIRouter(prefix="/directory", tags=["directory"])
+
+CSV = "text/csv"
+# partner_read shows staff notes to state staff only; the public reads as nobody in particular.
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {CSV: {"schema": {"type": "string"}}},
+        "description": "JSON one page at a time, or with `Accept: text/csv` every page at once.",
+    }
+}
+PUBLIC = Principal(user_id=uuid.UUID(int=0), role=Role.DISTRICT)
+
+
+def moment_of(as_of: date | None) -> datetime:
+    """Now, or the last instant of ``as_of`` (UTC): listed means still designated as it ends."""
+    if as_of is None:
+        return utcnow()
+    return datetime.combine(as_of + timedelta(days=1), time.min, UTC) - timedelta(microseconds=1)
+
+
+def _wants_csv(accept: str | None) -> bool:
+    ranges = (part.split(";", 1)[0].strip().lower() for part in (accept or "").split(","))
+    return CSV in ranges
+
+
+def _entry(partner: Partner, moment: datetime) -> DirectoryEntry:
+    return DirectoryEntry.model_validate(partner_read(partner, PUBLIC, moment))
+
+
+@router.get(
+    "",
+    response_model=Page[DirectoryEntry],
+    responses=CSV_RESPONSE | problem_responses(422),
+)
+async def read_directory(
+    session: SessionDep,
+    need_domain: Annotated[Code | None, Query()] = None,
+    min_evidence_tier: Annotated[
+        int | None,
+        Query(ge=1, le=4, description="Accepted evidence at least this strong (3 admits 1-3)."),
+    ] = None,
+    region: Annotated[Region | None, Query(max_length=63)] = None,
+    grade_band: GradeBand | None = None,
+    locale: Locale | None = None,
+    q: Annotated[SearchText | None, Query(description="Text in name or description.")] = None,
+    as_of: Annotated[
+        date | None,
+        Query(
+            ge=date(2000, 1, 1),
+            le=date(2999, 12, 31),
+            description="Designated through the end of this day (UTC); default: now.",
+        ),
+    ] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+    accept: Annotated[str | None, Header(max_length=1000)] = None,
+) -> Page[DirectoryEntry] | Response:
+    """Partners whose designation is active, sorted by name; anyone may read it."""
+    filters = PartnerFilters(
+        need_domain=need_domain,
+        min_evidence_tier=min_evidence_tier,
+        region=region,
+        grade_band=grade_band,
+        locale=locale,
+        q=q,
+    )
+    moment = moment_of(as_of)
+    query = repository.directory_query(filters, moment)
+    order = [Partner.name, Partner.id]
+    if _wants_csv(accept):
+        partners = await session.scalars(query.order_by(*order))
+        day = (as_of or moment.date()).isoformat()
+        return Response(
+            to_csv(_entry(partner, moment) for partner in partners),
+            media_type=f"{CSV}; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="directory-{day}.csv"'},
+        )
+    partners_page, next_cursor = await paginate(session, query, order, cursor, limit)
+    return Page(
+        items=[_entry(partner, moment) for partner in partners_page], next_cursor=next_cursor
+    )
