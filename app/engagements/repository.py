@@ -1,0 +1,69 @@
+"""Every engagement query, scoped to the caller: its district's or its partner's."""
+
+import uuid
+
+from sqlalchemy import ColumnElement, Select, false, func, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import Role
+from app.auth.principal import Principal
+from app.engagements.lifecycle import EngagementStatus
+from app.engagements.models import Engagement
+from app.partners.models import Partner
+
+
+def _scope(principal: Principal) -> ColumnElement[bool]:
+    if principal.is_state_staff:
+        return true()
+    if principal.role is Role.DISTRICT and principal.district_id is not None:
+        return Engagement.district_id == principal.district_id
+    if principal.role is Role.PARTNER and principal.partner_id is not None:
+        return Engagement.partner_id == principal.partner_id
+    return false()
+
+
+def list_query(
+    principal: Principal,
+    partner_id: uuid.UUID | None,
+    district_id: uuid.UUID | None,
+    status: EngagementStatus | None,
+) -> Select[Engagement]:
+    conditions = [_scope(principal)]
+    if partner_id is not None:
+        conditions.append(Engagement.partner_id == partner_id)
+    if district_id is not None:
+        conditions.append(Engagement.district_id == district_id)
+    if status is not None:
+        conditions.append(Engagement.status == status)
+    return select(Engagement).where(*conditions)
+
+
+async def get(
+    session: AsyncSession, principal: Principal, engagement_id: uuid.UUID
+) -> Engagement | None:
+    return await session.scalar(
+        select(Engagement).where(_scope(principal), Engagement.id == engagement_id)
+    )
+
+
+async def lock_capacity(session: AsyncSession, partner_id: uuid.UUID) -> int:
+    """The partner's capacity, read fresh under a row lock held until the transaction ends.
+
+    FOR NO KEY UPDATE (``key_share=True``): the caller has already inserted an engagement,
+    whose foreign key holds a KEY SHARE lock on the same row, and a plain FOR UPDATE would
+    deadlock two such writers. SQLite ignores the clause; its writers queue on the file lock.
+    """
+    capacity = await session.scalar(
+        select(Partner.capacity).where(Partner.id == partner_id).with_for_update(key_share=True)
+    )
+    assert capacity is not None, "the engagement's foreign key guarantees the partner"
+    return capacity
+
+
+async def count_active(session: AsyncSession, partner_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Engagement)
+        .where(Engagement.partner_id == partner_id, Engagement.status == EngagementStatus.ACTIVE)
+    )
+    return count or 0
