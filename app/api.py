@@ -2,16 +2,28 @@ from fastapi import APIRouter
 
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.designations.router import router as designations_router
+from app.directory.router import router as directory_router
 from app.districts.router import router as districts_router
+from app.engagements.router import router as engagements_router
+from app.evidence.router import router as evidence_router
 from app.need_domains.router import router as need_domains_router
+from app.needs.router import router as needs_router
 from app.partners.router import router as partners_router
+from app.reviews.router import router as reviews_router
 
 api_router = APIRouter(prefix="/v1")
 for domain_router in (
     auth_router,
     need_domains_router,
     partners_router,
+    evidence_router,
+    reviews_router,
+    designations_router,
+    directory_router,
     districts_router,
+    needs_router,
+    engagements_router,
     audit_router,
 ):
     api_router.include_router(domain_router)

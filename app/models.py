@@ -3,21 +3,39 @@
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey, SignInFailure, User
 from app.core.base import Base
+from app.designations.models import Designation
 from app.districts.models import District
+from app.engagements.models import Engagement
+from app.evidence.models import Evidence, EvidenceDecision, EvidenceFinding, ImportedPartner
 from app.idempotency.models import IdempotentRequest
 from app.need_domains.models import NeedDomain
+from app.needs.models import NeedsProfile, ProfileNeed
 from app.partners.models import Partner, PartnerEvidenceTier, PartnerFacet
+from app.reviews.models import Review, ReviewDecision, Rubric, Score, ScoreSheet
 
 __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "Designation",
     "District",
+    "Engagement",
+    "Evidence",
+    "EvidenceDecision",
+    "EvidenceFinding",
     "IdempotentRequest",
+    "ImportedPartner",
     "NeedDomain",
+    "NeedsProfile",
     "Partner",
     "PartnerEvidenceTier",
     "PartnerFacet",
+    "ProfileNeed",
+    "Review",
+    "ReviewDecision",
+    "Rubric",
+    "Score",
+    "ScoreSheet",
     "SignInFailure",
     "User",
 ]

@@ -1,7 +1,9 @@
 """Small typed factories: payloads, and actors of each role with working credentials."""
 
+import json
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -157,3 +159,168 @@ def client_at(app: FastAPI, address: str) -> httpx.AsyncClient:
     """A client calling from its own address, for tests of per-client limits."""
     transport = httpx.ASGITransport(app=app, client=(address, 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+DEFAULT_RUBRIC = json.loads(
+    (Path(__file__).resolve().parents[1] / "seed" / "reference" / "rubric_default.json").read_text()
+)
+DEFAULT_CRITERIA = [criterion["code"] for criterion in DEFAULT_RUBRIC["criteria"]]
+
+
+def rubric_payload(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "name": unique("Rubric"),
+        "criteria": [
+            {"code": "evidence", "name": "Evidence", "weight": 3, "required": True},
+            {"code": "fit", "name": "Fit", "description": "Context fit.", "weight": 1},
+        ],
+        "scale": {"min": 0, "max": 4},
+    }
+    return payload | overrides
+
+
+def scores_payload(
+    score: int = 3, criteria: list[str] | None = None, *, declared: bool = False
+) -> dict[str, Any]:
+    return {
+        "conflict_of_interest": {
+            "declared": declared,
+            "statement": "A board seat there." if declared else "No ties to this organisation.",
+        },
+        "scores": [
+            {"criterion": code, "score": score, "notes": f"Notes on {code}."}
+            for code in (DEFAULT_CRITERIA if criteria is None else criteria)
+        ],
+    }
+
+
+async def move_partner(
+    client: httpx.AsyncClient, actor: Actor, partner_id: str, *statuses: str
+) -> None:
+    for status in statuses:
+        response = await client.post(
+            f"/v1/partners/{partner_id}/status",
+            json={"status": status, "reason": f"Moved to {status}."},
+            headers=actor.headers,
+        )
+        assert response.status_code == 200, response.text
+
+
+async def review_in_progress(
+    client: httpx.AsyncClient, actors: Actors, partner_id: str, *, open_review: bool = True
+) -> str:
+    """Put the partner under review and, if asked, open a review that admin and reviewer scored.
+
+    Returns the review's id, or "" when no review was opened.
+    """
+    await move_partner(client, actors.admin, partner_id, "submitted", "under_review")
+    if not open_review:
+        return ""
+    response = await client.post(
+        f"/v1/partners/{partner_id}/reviews", json={}, headers=actors.admin.headers
+    )
+    assert response.status_code == 201, response.text
+    review_id: str = response.json()["id"]
+    for actor in (actors.admin, actors.reviewer):
+        scored = await client.put(
+            f"/v1/reviews/{review_id}/scores", json=scores_payload(), headers=actor.headers
+        )
+        assert scored.status_code == 200, scored.text
+    return review_id
+
+
+def evidence_payload(**overrides: Any) -> dict[str, Any]:
+    """A study that classifies as tier 1 in staffing (a large multi-site RCT, sig+)."""
+    payload: dict[str, Any] = {
+        "title": unique("Study"),
+        "citation": "Doe, J. (2024). A study. Journal of Turnaround, 1(1), 1-20.",
+        "url": "https://studies.example.org/1",
+        "design": "rct",
+        "standards_rating": "meets_without_reservations",
+        "controls_for_selection_bias": True,
+        "sample_size": 1200,
+        "site_count": 12,
+        "grade_bands": ["elementary"],
+        "locales": ["city"],
+        "student_groups": ["english_learners"],
+        "has_logic_model": True,
+        "research_basis": True,
+        "ongoing_evaluation": True,
+        "findings": [
+            {
+                "need_domain": "staffing",
+                "outcome": "Teacher retention",
+                "direction": "favorable",
+                "significant": True,
+                "effect_size": 0.21,
+                "p_value": 0.01,
+            }
+        ],
+    }
+    return payload | overrides
+
+
+async def submit_evidence(
+    client: httpx.AsyncClient, actor: Actor, partner_id: str, **overrides: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/v1/partners/{partner_id}/evidence",
+        json=evidence_payload(**overrides),
+        headers=actor.headers,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def needs_payload(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "title": unique("Needs"),
+        "needs": [
+            {"need_domain": "staffing", "priority": 5},
+            {"need_domain": "literacy", "priority": 2},
+        ],
+        "grade_bands": ["elementary"],
+        "student_groups": ["english_learners"],
+        "funding_source": "title_i_1003",
+        "min_evidence_tier": 3,
+        "budget_per_school_year": 60000,
+        "delivery_modes": ["onsite"],
+    }
+    return payload | overrides
+
+
+async def create_needs(
+    client: httpx.AsyncClient, actor: Actor, district_id: str, **overrides: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/v1/districts/{district_id}/needs", json=needs_payload(**overrides), headers=actor.headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def designate(app: FastAPI, partner_id: str, **fields: Any) -> None:
+    """Approve a partner for a term that runs today, as a review decision would."""
+    from datetime import timedelta
+
+    from app.core.base import utcnow
+    from app.partners.lifecycle import PartnerStatus
+
+    now = utcnow()
+    term = {
+        "status": PartnerStatus.APPROVED,
+        "approved_at": now - timedelta(days=30),
+        "expires_at": now + timedelta(days=365),
+    }
+    await force_partner_state(app, partner_id, **(term | fields))
+
+
+def engagement_payload(partner_id: str, district_id: str, **overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "partner_id": partner_id,
+        "district_id": district_id,
+        "need_domains": ["staffing"],
+        "start_date": "2026-09-01",
+        "status": "active",
+    }
+    return payload | overrides

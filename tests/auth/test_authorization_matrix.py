@@ -15,7 +15,21 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.factories import Actors, district_payload, partner_payload, unique
+from tests.factories import (
+    Actors,
+    create_needs,
+    designate,
+    district_payload,
+    engagement_payload,
+    evidence_payload,
+    needs_payload,
+    partner_payload,
+    review_in_progress,
+    rubric_payload,
+    scores_payload,
+    submit_evidence,
+    unique,
+)
 
 SPEC = json.loads((Path(__file__).resolve().parents[2] / "openapi" / "openapi.json").read_text())
 ROLES = ("anonymous", "state_admin", "state_reviewer", "district", "partner")
@@ -94,6 +108,85 @@ MATRIX: dict[tuple[str, str], Case] = {
         only({"state_admin": 200, "state_reviewer": 200, "district": 200}, others=404)
     ),
     ("GET", "/v1/audit-events"): Case(only({"state_admin": 200, "state_reviewer": 200})),
+    ("GET", "/v1/rubrics"): Case(everyone(200)),
+    ("POST", "/v1/rubrics"): Case(only({"state_admin": 201}), json=lambda c: rubric_payload()),
+    ("GET", "/v1/rubrics/{rubric_id}"): Case(everyone(200)),
+    ("POST", "/v1/partners/{partner_id}/reviews"): Case(
+        only({"state_admin": 201, "state_reviewer": 201}), json=lambda c: {}
+    ),
+    ("GET", "/v1/partners/{partner_id}/reviews"): Case(
+        only({"state_admin": 200, "state_reviewer": 200, "partner": 200})
+    ),
+    ("GET", "/v1/reviews/{review_id}"): Case(
+        only({"state_admin": 200, "state_reviewer": 200, "partner": 200})
+    ),
+    ("GET", "/v1/reviews/{review_id}/scores"): Case(
+        only({"state_admin": 200, "state_reviewer": 200})
+    ),
+    ("PUT", "/v1/reviews/{review_id}/scores"): Case(
+        only({"state_admin": 200, "state_reviewer": 200}),
+        json=lambda c: scores_payload(),
+        headers=IF_MATCH_1,
+    ),
+    ("POST", "/v1/reviews/{review_id}/decision"): Case(
+        only({"state_admin": 201, "state_reviewer": 201}),
+        json=lambda c: {"decision": "defer", "rationale": "More evidence first."},
+    ),
+    ("GET", "/v1/partners/{partner_id}/designations"): Case(
+        only({"state_admin": 200, "state_reviewer": 200, "partner": 200}, others=404)
+    ),
+    ("GET", "/v1/directory"): Case(everyone(200, anonymous=200)),
+    ("POST", "/v1/partners/{partner_id}/evidence"): Case(
+        only({"state_admin": 201, "state_reviewer": 201, "partner": 201}),
+        json=lambda c: evidence_payload(),
+    ),
+    ("GET", "/v1/partners/{partner_id}/evidence"): Case(
+        only({"state_admin": 200, "state_reviewer": 200, "partner": 200}, others=404)
+    ),
+    ("POST", "/v1/evidence/classify"): Case(everyone(200), json=lambda c: evidence_payload()),
+    ("GET", "/v1/evidence/{evidence_id}"): Case(
+        only({"state_admin": 200, "state_reviewer": 200, "partner": 200}, others=404)
+    ),
+    ("PATCH", "/v1/evidence/{evidence_id}"): Case(
+        only({"state_admin": 200, "state_reviewer": 200, "partner": 200}),
+        json=lambda c: {"title": "Changed"},
+        headers=IF_MATCH_1,
+    ),
+    ("POST", "/v1/evidence/{evidence_id}/decision"): Case(
+        only({"state_admin": 200, "state_reviewer": 200}), json=lambda c: {"decision": "accept"}
+    ),
+    # Allowed callers get past authorisation to the body check: no PDF sent, so 415.
+    ("PUT", "/v1/evidence/{evidence_id}/document"): Case(
+        only({"state_admin": 415, "state_reviewer": 415, "partner": 415}), headers=IF_MATCH_1
+    ),
+    # No document is attached, so 404 even for those who may see the record.
+    ("GET", "/v1/evidence/{evidence_id}/document"): Case(everyone(404)),
+    ("POST", "/v1/districts/{district_id}/needs"): Case(
+        only({"state_admin": 201, "state_reviewer": 201, "district": 201}),
+        json=lambda c: needs_payload(),
+    ),
+    ("GET", "/v1/districts/{district_id}/needs"): Case(
+        only({"state_admin": 200, "state_reviewer": 200, "district": 200})
+    ),
+    ("GET", "/v1/needs/{needs_id}"): Case(
+        only({"state_admin": 200, "state_reviewer": 200, "district": 200})
+    ),
+    ("PATCH", "/v1/needs/{needs_id}"): Case(
+        only({"state_admin": 200, "state_reviewer": 200, "district": 200}),
+        json=lambda c: {"title": "Changed"},
+        headers=IF_MATCH_1,
+    ),
+    ("POST", "/v1/engagements"): Case(
+        only({"state_admin": 201, "state_reviewer": 201, "district": 201}),
+        json=lambda c: engagement_payload(c.ids["partner_id"], c.ids["district_id"]),
+    ),
+    ("GET", "/v1/engagements"): Case(everyone(200)),
+    ("GET", "/v1/engagements/{engagement_id}"): Case(everyone(200)),
+    ("PATCH", "/v1/engagements/{engagement_id}"): Case(
+        only({"state_admin": 200, "state_reviewer": 200, "district": 200}),
+        json=lambda c: {"status": "active"},
+        headers=IF_MATCH_1,
+    ),
 }
 
 
@@ -110,20 +203,40 @@ def test_every_route_has_an_entry() -> None:
     assert MATRIX.keys() - spec_routes() == set(), "MATRIX names routes the API no longer has"
 
 
-async def _context(app: FastAPI, client: httpx.AsyncClient, actors: Actors) -> Context:
+async def _context(app: FastAPI, client: httpx.AsyncClient, actors: Actors, path: str) -> Context:
     second_key = await client.post(
         "/v1/api-keys", json={"name": "second"}, headers=actors.partner.headers
     )
-    return Context(
-        actors=actors,
-        ids={
-            "partner_id": actors.partner_record["id"],
-            "district_id": actors.district_record["id"],
-            "user_id": str(actors.partner.user_id),
-            "key_id": second_key.json()["id"],
-            "code": "staffing",
-        },
-    )
+    rubrics = await client.get("/v1/rubrics", headers=actors.admin.headers)
+    ids = {
+        "partner_id": actors.partner_record["id"],
+        "district_id": actors.district_record["id"],
+        "user_id": str(actors.partner.user_id),
+        "key_id": second_key.json()["id"],
+        "code": "staffing",
+        "rubric_id": rubrics.json()["items"][0]["id"],
+    }
+    if "/reviews" in path:
+        ids["review_id"] = await review_in_progress(
+            client, actors, actors.partner_record["id"], open_review="{review_id}" in path
+        )
+    if "{evidence_id}" in path:
+        evidence = await submit_evidence(client, actors.partner, actors.partner_record["id"])
+        ids["evidence_id"] = evidence["id"]
+    if "/needs" in path:
+        profile = await create_needs(client, actors.admin, actors.district_record["id"])
+        ids["needs_id"] = profile["id"]
+    if "/engagements" in path:
+        await designate(app, actors.partner_record["id"])
+        engagement = await client.post(
+            "/v1/engagements",
+            json=engagement_payload(
+                actors.partner_record["id"], actors.district_record["id"], status="planned"
+            ),
+            headers=actors.admin.headers,
+        )
+        ids["engagement_id"] = engagement.json()["id"]
+    return Context(actors=actors, ids=ids)
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -132,7 +245,7 @@ async def test_route_answers_role_as_expected(
     app: FastAPI, client: httpx.AsyncClient, actors: Actors, method: str, path: str, role: str
 ) -> None:
     case = MATRIX[(method, path)]
-    context = await _context(app, client, actors)
+    context = await _context(app, client, actors, path)
     url = path.format(
         **{name: value for name, value in context.ids.items() if f"{{{name}}}" in path}
     )
