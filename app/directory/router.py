@@ -12,13 +12,12 @@ from app.core.base import utcnow
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, Limit, Page, paginate
-from app.core.schemas import Code, SearchText
-from app.core.vocabulary import GradeBand, Locale
 from app.directory.export import to_csv
 from app.directory.schemas import DirectoryEntry
 from app.partners import repository
+from app.partners.dependencies import PartnerFiltersDep
 from app.partners.models import Partner
-from app.partners.schemas import PartnerFilters, Region, partner_read
+from app.partners.schemas import partner_read
 
 router = APIRouter(prefix="/directory", tags=["directory"])
 
@@ -56,15 +55,7 @@ def _entry(partner: Partner, moment: datetime) -> DirectoryEntry:
 )
 async def read_directory(
     session: SessionDep,
-    need_domain: Annotated[Code | None, Query()] = None,
-    min_evidence_tier: Annotated[
-        int | None,
-        Query(ge=1, le=4, description="Accepted evidence at least this strong (3 admits 1-3)."),
-    ] = None,
-    region: Annotated[Region | None, Query(max_length=63)] = None,
-    grade_band: GradeBand | None = None,
-    locale: Locale | None = None,
-    q: Annotated[SearchText | None, Query(description="Text in name or description.")] = None,
+    filters: PartnerFiltersDep,
     as_of: Annotated[
         date | None,
         Query(
@@ -78,14 +69,6 @@ async def read_directory(
     accept: Annotated[str | None, Header(max_length=1000)] = None,
 ) -> Page[DirectoryEntry] | Response:
     """Partners whose designation is active, sorted by name; anyone may read it."""
-    filters = PartnerFilters(
-        need_domain=need_domain,
-        min_evidence_tier=min_evidence_tier,
-        region=region,
-        grade_band=grade_band,
-        locale=locale,
-        q=q,
-    )
     moment = moment_of(as_of)
     query = repository.directory_query(filters, moment)
     order = [Partner.name, Partner.id]

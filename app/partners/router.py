@@ -1,6 +1,4 @@
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from app.auth.dependencies import CurrentPrincipal, StaffOrPartner, StateStaff
 from app.core.base import utcnow
@@ -8,19 +6,15 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.etag import IfMatch, check_if_match, etag
 from app.core.pagination import Cursor, Limit, Page, paginate
-from app.core.schemas import Code, SearchText
-from app.core.vocabulary import GradeBand, Locale
 from app.idempotency.service import IdempotencyDep
 from app.partners import repository, service
-from app.partners.dependencies import VisiblePartner
+from app.partners.dependencies import PartnerFiltersDep, VisiblePartner
 from app.partners.lifecycle import PartnerStatus
 from app.partners.models import Partner
 from app.partners.schemas import (
     PartnerCreate,
-    PartnerFilters,
     PartnerRead,
     PartnerUpdate,
-    Region,
     StatusChange,
     partner_read,
 )
@@ -53,29 +47,13 @@ async def create_partner(
 async def list_partners(
     session: SessionDep,
     principal: CurrentPrincipal,
-    need_domain: Annotated[Code | None, Query()] = None,
-    min_evidence_tier: Annotated[
-        int | None,
-        Query(ge=1, le=4, description="Accepted evidence at least this strong (3 admits 1-3)."),
-    ] = None,
-    region: Annotated[Region | None, Query(max_length=63)] = None,
-    grade_band: GradeBand | None = None,
-    locale: Locale | None = None,
+    filters: PartnerFiltersDep,
     status: PartnerStatus | None = None,
-    q: Annotated[SearchText | None, Query(description="Text in name or description.")] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[PartnerRead]:
     """Partners the caller may see, sorted by name, filtered."""
-    filters = PartnerFilters(
-        need_domain=need_domain,
-        min_evidence_tier=min_evidence_tier,
-        region=region,
-        grade_band=grade_band,
-        locale=locale,
-        status=status,
-        q=q,
-    )
+    filters = filters.model_copy(update={"status": status})
     now = utcnow()
     partners, next_cursor = await paginate(
         session,
