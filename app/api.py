@@ -7,6 +7,7 @@ from app.directory.router import router as directory_router
 from app.districts.router import router as districts_router
 from app.engagements.router import router as engagements_router
 from app.evidence.router import router as evidence_router
+from app.matching.router import router as matching_router
 from app.need_domains.router import router as need_domains_router
 from app.needs.router import router as needs_router
 from app.partners.router import router as partners_router
@@ -24,6 +25,7 @@ for domain_router in (
     districts_router,
     needs_router,
     engagements_router,
+    matching_router,
     audit_router,
 ):
     api_router.include_router(domain_router)

@@ -8,6 +8,7 @@ from app.districts.models import District
 from app.engagements.models import Engagement
 from app.evidence.models import Evidence, EvidenceDecision, EvidenceFinding, ImportedPartner
 from app.idempotency.models import IdempotentRequest
+from app.matching.models import Match
 from app.need_domains.models import NeedDomain
 from app.needs.models import NeedsProfile, ProfileNeed
 from app.partners.models import Partner, PartnerEvidenceTier, PartnerFacet
@@ -25,6 +26,7 @@ __all__ = [
     "EvidenceFinding",
     "IdempotentRequest",
     "ImportedPartner",
+    "Match",
     "NeedDomain",
     "NeedsProfile",
     "Partner",

@@ -1,7 +1,7 @@
 """Declarative base, naming convention and the column types every table shares."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -20,6 +20,13 @@ NAMING_CONVENTION = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def moment_of(as_of: date | None) -> datetime:
+    """Now, or the last instant of ``as_of`` (UTC): listed means still designated as it ends."""
+    if as_of is None:
+        return utcnow()
+    return datetime.combine(as_of + timedelta(days=1), time.min, UTC) - timedelta(microseconds=1)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -1,5 +1,6 @@
 """Settings from the environment (prefix ``REGISTRY_``) and an optional ``.env`` file."""
 
+import math
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -49,6 +50,14 @@ class Settings(BaseSettings):
     evidence_min_sites: int = Field(default=2, ge=1)
     designation_term_months: int = Field(default=36, ge=1, le=120)
 
+    # The matching engine's component weights (app/matching/engine.py, `Weights`).
+    match_weight_need_coverage: float = Field(default=0.30, ge=0, le=1)
+    match_weight_evidence: float = Field(default=0.25, ge=0, le=1)
+    match_weight_due_diligence: float = Field(default=0.15, ge=0, le=1)
+    match_weight_track_record: float = Field(default=0.10, ge=0, le=1)
+    match_weight_capacity: float = Field(default=0.10, ge=0, le=1)
+    match_weight_context_fit: float = Field(default=0.10, ge=0, le=1)
+
     cors_origins: Annotated[list[str], NoDecode] = []
     trusted_hosts: Annotated[list[str], NoDecode] = ["*"]
     log_json: bool = False
@@ -70,6 +79,24 @@ class Settings(BaseSettings):
         if not self.secret_key and self.env is Environment.PRODUCTION:
             raise ValueError("REGISTRY_SECRET_KEY is required when REGISTRY_ENV=production")
         return self
+
+    @model_validator(mode="after")
+    def _match_weights_sum_to_one(self) -> Self:
+        # Checked at start-up: a bad sum would otherwise surface only on the first match.
+        total = sum(self.match_weights.values())
+        if not math.isclose(total, 1.0, abs_tol=1e-9):
+            raise ValueError(f"the REGISTRY_MATCH_WEIGHT_* settings must sum to 1, not {total:g}")
+        return self
+
+    @property
+    def match_weights(self) -> dict[str, float]:
+        """``{component: weight}``, named as the engine's components."""
+        prefix = "match_weight_"
+        return {
+            name.removeprefix(prefix): getattr(self, name)
+            for name in type(self).model_fields
+            if name.startswith(prefix)
+        }
 
     @property
     def signing_key(self) -> str:

@@ -1,14 +1,14 @@
 """The public directory: no authentication, public fields only."""
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 
 from app.auth.models import Role
 from app.auth.principal import Principal
-from app.core.base import utcnow
+from app.core.base import moment_of
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, Limit, Page, paginate
@@ -30,13 +30,6 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     }
 }
 PUBLIC = Principal(user_id=uuid.UUID(int=0), role=Role.DISTRICT)
-
-
-def moment_of(as_of: date | None) -> datetime:
-    """Now, or the last instant of ``as_of`` (UTC): listed means still designated as it ends."""
-    if as_of is None:
-        return utcnow()
-    return datetime.combine(as_of + timedelta(days=1), time.min, UTC) - timedelta(microseconds=1)
 
 
 def _wants_csv(accept: str | None) -> bool:

@@ -8,22 +8,29 @@ stricter of two tiers is their minimum.
 Hard constraints. A candidate failing any of them is excluded, with every reason that applies
 (codes in `ExclusionCode` order):
 
-    designation_inactive    status on as_of is not approved
+    designation_inactive    not designated on as_of (a partner renewing a term that still runs
+                            counts as designated; the caller decides, see `Candidate.designated`)
     region_not_served       query.region not in candidate.regions, unless the district accepts
                             virtual delivery (it names no delivery mode, or names virtual) and the
                             partner delivers virtually
     grade_band_not_served   some grade band of the profile is not in candidate.grade_bands
-    evidence_below_minimum  some requested need is not covered (see below)
+    need_not_served         the partner serves none of the requested needs (its need domains)
+    evidence_below_minimum  the partner covers none of the requested needs (see below); always
+                            reported together with need_not_served, which is the cause then
     at_capacity             active_engagements >= capacity
     over_budget             cost_min > budget (the partner's cheapest offer costs too much)
     delivery_mode_mismatch  the profile names delivery modes and the partner offers none of them
 
-Evidence, for each requested need d with priority p_d (1..5) among n needs:
+Evidence, for each requested need d with priority p_d (1..5) among n needs. A partner is a
+candidate for the needs it serves (its need domains); a need it does not serve has no tier for
+it, whatever evidence it holds in that domain:
 
     R         = min(min_evidence_tier, 3) for title_i_1003 funds (ESEA section 1003 admits
                 tiers 1-3 only), else min_evidence_tier
+    served_d  = d in candidate.need_domains
     t_d       = min over the candidate's supports s in d of
-                classifier.tier_in_context(s.study, s.tier, district context); None without one
+                classifier.tier_in_context(s.study, s.tier, district context) when served_d;
+                None without one, or when d is not served
     covered_d = t_d is not None and t_d <= R
     strength  = (5 - t) / 4: tier 1 -> 1, 2 -> 0.75, 3 -> 0.5, 4 -> 0.25; no tier -> 0
     overlap_s = (population + setting) / 2, where population is 1 when the study shares a grade
@@ -40,17 +47,20 @@ Components, each in [0, 1]:
                     capacity is 0
     context_fit   = (locale_fit + study_fit) / 2, where locale_fit is 1 when the partner
                     works in the district's locale and study_fit = (1/n) * sum_d max_s overlap_s
-                    (0 for a need without supports)
+                    (0 for a need without supports or not served)
 
     score = sum_k weight_k * component_k, rounded to 6 decimals (`Weights` are non-negative and
             sum to 1, so the score stays in [0, 1])
 
-Why these shapes: priority enters only through need_coverage, where raising a covered need's
-priority by q turns C/P into (C + q)/(P + q) >= C/P; a priority-weighted mean of evidence
-strengths would instead fall when the raised need's evidence is weaker than the partner's
-average. Every evidence term is a minimum tier or a maximum overlap per need, so adding
-accepted evidence never lowers a component, never uncovers a need and never adds an exclusion.
-Unknown due diligence and track record count as 0.5: neither rewarded nor punished.
+Why these shapes: a district asking for several needs is best served by ranking the partners
+that cover most of its priorities first, so a partial fit ranks (with need_coverage < 1) rather
+than vanishing; only a partner covering nothing is ruled out. Priority enters only through
+need_coverage, where raising a covered need's priority by q turns C/P into (C + q)/(P + q) >=
+C/P; a priority-weighted mean of evidence strengths would instead fall when the raised need's
+evidence is weaker than the partner's average. Every evidence term is a minimum tier or a
+maximum overlap per need, so adding accepted evidence never lowers a component, never uncovers
+a need and never adds an exclusion. Unknown due diligence and track record count as 0.5:
+neither rewarded nor punished.
 
 Order: results are the candidates with no exclusion, by score descending, then name, then
 partner id; rank is the 1-based position. The nearest misses are the excluded candidates in
@@ -64,11 +74,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 
 from app.core.vocabulary import DeliveryMode
 from app.evidence.classifier import DistrictContext, Study, Tier, tier_in_context
 from app.needs.vocabulary import FundingSource
-from app.partners.lifecycle import PartnerStatus
 
 UNKNOWN_SCORE = 0.5
 SECTION_1003_TIER = Tier.PROMISING
@@ -80,6 +90,7 @@ class ExclusionCode(StrEnum):
     DESIGNATION_INACTIVE = "designation_inactive"
     REGION_NOT_SERVED = "region_not_served"
     GRADE_BAND_NOT_SERVED = "grade_band_not_served"
+    NEED_NOT_SERVED = "need_not_served"
     EVIDENCE_BELOW_MINIMUM = "evidence_below_minimum"
     AT_CAPACITY = "at_capacity"
     OVER_BUDGET = "over_budget"
@@ -143,7 +154,8 @@ class NeedsQuery:
         if len(set(domains)) != len(domains):
             raise ValueError("each need domain may appear once")
 
-    @property
+    # Cached: read once per candidate in the hot loop, and the query never changes.
+    @cached_property
     def required_tier(self) -> Tier:
         if self.funding_source is FundingSource.TITLE_I_1003:
             return min(self.min_evidence_tier, SECTION_1003_TIER)
@@ -153,7 +165,7 @@ class NeedsQuery:
     def accepts_virtual(self) -> bool:
         return not self.delivery_modes or DeliveryMode.VIRTUAL in self.delivery_modes
 
-    @property
+    @cached_property
     def context(self) -> DistrictContext:
         return DistrictContext(
             grade_bands=self.grade_bands,
@@ -164,7 +176,10 @@ class NeedsQuery:
 
 @dataclass(frozen=True)
 class Support:
-    """One accepted finding's tier in a need domain, with the study it came from."""
+    """One accepted finding's tier in a need domain, with the study it came from.
+
+    Matching reads only the study's population and setting, so its findings may be left out.
+    """
 
     need_domain: str
     evidence_id: str
@@ -176,7 +191,8 @@ class Support:
 class Candidate:
     partner_id: uuid.UUID
     name: str
-    status: PartnerStatus  # on the query's as_of
+    designated: bool  # on the query's as_of, renewals of a running term included
+    need_domains: frozenset[str]
     regions: frozenset[str]
     delivery_modes: frozenset[str]
     grade_bands: frozenset[str]
@@ -221,8 +237,9 @@ class NeedResult:
     need_domain: str
     priority: int
     required_tier: Tier
+    served: bool
     covered: bool
-    tier: Tier | None  # in the district's context
+    tier: Tier | None  # in the district's context; None when the need is not served
     context_free_tier: Tier | None
     evidence_ids: tuple[str, ...]  # the supports that give `tier`
 
@@ -286,7 +303,8 @@ def _need_results(query: NeedsQuery, candidate: Candidate) -> tuple[tuple[NeedRe
     results = []
     overlap_total = 0.0
     for need in query.needs:
-        supports = by_domain.get(need.need_domain, [])
+        served = need.need_domain in candidate.need_domains
+        supports = by_domain.get(need.need_domain, []) if served else []
         in_context = [
             (tier_in_context(s.study, s.tier, context)[0], s.evidence_id) for s in supports
         ]
@@ -296,6 +314,7 @@ def _need_results(query: NeedsQuery, candidate: Candidate) -> tuple[tuple[NeedRe
                 need_domain=need.need_domain,
                 priority=need.priority,
                 required_tier=required,
+                served=served,
                 covered=best is not None and best <= required,
                 tier=best,
                 context_free_tier=min((s.tier for s in supports), default=None),
@@ -327,15 +346,21 @@ def _components(
     )
 
 
+def _describe_need(need: NeedResult) -> str:
+    if not need.served:
+        return f"{need.need_domain}: not served"
+    return f"{need.need_domain}: {_describe_tier(need.tier)} in this district's context"
+
+
 def _exclusions(
-    query: NeedsQuery, candidate: Candidate, needs: Iterable[NeedResult]
+    query: NeedsQuery, candidate: Candidate, needs: Sequence[NeedResult]
 ) -> tuple[Exclusion, ...]:
     found: list[Exclusion] = []
-    if candidate.status is not PartnerStatus.APPROVED:
+    if not candidate.designated:
         found.append(
             Exclusion(
                 ExclusionCode.DESIGNATION_INACTIVE,
-                f"The partner is {candidate.status} on {query.as_of.isoformat()}, not designated.",
+                f"The partner is not designated on {query.as_of.isoformat()}.",
             )
         )
     virtual = query.accepts_virtual and DeliveryMode.VIRTUAL in candidate.delivery_modes
@@ -355,16 +380,21 @@ def _exclusions(
                 f"The partner does not serve grade band(s) {', '.join(missing_bands)}.",
             )
         )
-    short = [need for need in needs if not need.covered]
-    if short:
-        gaps = "; ".join(
-            f"{need.need_domain}: {_describe_tier(need.tier)} in this district's context"
-            for need in short
+    if not any(need.served for need in needs):
+        found.append(
+            Exclusion(
+                ExclusionCode.NEED_NOT_SERVED,
+                "The partner serves none of the requested needs "
+                f"({', '.join(need.need_domain for need in needs)}).",
+            )
         )
+    if not any(need.covered for need in needs):
+        gaps = "; ".join(_describe_need(need) for need in needs)
         found.append(
             Exclusion(
                 ExclusionCode.EVIDENCE_BELOW_MINIMUM,
-                f"Tier {int(query.required_tier)} or stronger is required for every need ({gaps}).",
+                f"Tier {int(query.required_tier)} or stronger, in this district's context, is "
+                f"required for at least one requested need ({gaps}).",
             )
         )
     if candidate.active_engagements >= candidate.capacity:

@@ -187,6 +187,16 @@ MATRIX: dict[tuple[str, str], Case] = {
         json=lambda c: {"status": "active"},
         headers=IF_MATCH_1,
     ),
+    ("POST", "/v1/matches"): Case(
+        only({"state_admin": 201, "state_reviewer": 201, "district": 201}),
+        json=lambda c: {"needs_id": c.ids["needs_id"]},
+    ),
+    ("GET", "/v1/matches"): Case(
+        only({"state_admin": 200, "state_reviewer": 200, "district": 200})
+    ),
+    ("GET", "/v1/matches/{match_id}"): Case(
+        only({"state_admin": 200, "state_reviewer": 200, "district": 200})
+    ),
 }
 
 
@@ -223,7 +233,7 @@ async def _context(app: FastAPI, client: httpx.AsyncClient, actors: Actors, path
     if "{evidence_id}" in path:
         evidence = await submit_evidence(client, actors.partner, actors.partner_record["id"])
         ids["evidence_id"] = evidence["id"]
-    if "/needs" in path:
+    if "/needs" in path or "/matches" in path:
         profile = await create_needs(client, actors.admin, actors.district_record["id"])
         ids["needs_id"] = profile["id"]
     if "/engagements" in path:
@@ -236,6 +246,11 @@ async def _context(app: FastAPI, client: httpx.AsyncClient, actors: Actors, path
             headers=actors.admin.headers,
         )
         ids["engagement_id"] = engagement.json()["id"]
+    if "{match_id}" in path:
+        match = await client.post(
+            "/v1/matches", json={"needs_id": ids["needs_id"]}, headers=actors.admin.headers
+        )
+        ids["match_id"] = match.json()["id"]
     return Context(actors=actors, ids=ids)
 
 

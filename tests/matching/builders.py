@@ -8,7 +8,6 @@ from typing import Any
 from app.evidence.classifier import Design, StandardsRating, Study, Tier
 from app.matching.engine import Candidate, NeedRequest, NeedsQuery, Support
 from app.needs.vocabulary import FundingSource
-from app.partners.lifecycle import PartnerStatus
 
 AS_OF = date(2026, 9, 1)
 
@@ -59,7 +58,8 @@ def candidate(**overrides: Any) -> Candidate:
     values: dict[str, Any] = {
         "partner_id": uuid.uuid4(),
         "name": "Able Partners",
-        "status": PartnerStatus.APPROVED,
+        "designated": True,
+        "need_domains": frozenset({"staffing", "literacy", "instruction"}),
         "regions": frozenset({"north"}),
         "delivery_modes": frozenset({"onsite"}),
         "grade_bands": frozenset({"elementary", "middle"}),

@@ -15,7 +15,6 @@ from app.matching.engine import (
     match,
 )
 from app.needs.vocabulary import FundingSource
-from app.partners.lifecycle import PartnerStatus
 from tests.matching.builders import candidate, query, support
 
 C = ExclusionCode
@@ -34,9 +33,7 @@ def test_the_baseline_partner_passes_every_constraint() -> None:
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"status": PartnerStatus.SUSPENDED}, C.DESIGNATION_INACTIVE),
-        ({"status": PartnerStatus.EXPIRED}, C.DESIGNATION_INACTIVE),
-        ({"status": PartnerStatus.UNDER_REVIEW}, C.DESIGNATION_INACTIVE),
+        ({"designated": False}, C.DESIGNATION_INACTIVE),
         ({"regions": frozenset({"south"})}, C.REGION_NOT_SERVED),
         ({"regions": frozenset()}, C.REGION_NOT_SERVED),
         ({"grade_bands": frozenset({"high"})}, C.GRADE_BAND_NOT_SERVED),
@@ -44,8 +41,14 @@ def test_the_baseline_partner_passes_every_constraint() -> None:
             {"query": {"grade_bands": frozenset({"elementary", "high"})}},
             C.GRADE_BAND_NOT_SERVED,
         ),
-        ({"supports": (support("staffing", Tier.STRONG),)}, C.EVIDENCE_BELOW_MINIMUM),
-        ({"query": {"min_evidence_tier": Tier.MODERATE}}, C.EVIDENCE_BELOW_MINIMUM),
+        ({"supports": ()}, C.EVIDENCE_BELOW_MINIMUM),
+        (
+            {
+                "query": {"min_evidence_tier": Tier.STRONG},
+                "supports": (support("staffing", Tier.MODERATE),),
+            },
+            C.EVIDENCE_BELOW_MINIMUM,
+        ),
         ({"active_engagements": 4}, C.AT_CAPACITY),
         ({"capacity": 0, "active_engagements": 0}, C.AT_CAPACITY),
         ({"cost_min": 50_001, "cost_max": 60_000}, C.OVER_BUDGET),
@@ -60,7 +63,8 @@ def test_each_hard_constraint_excludes_with_its_own_code(
 
 def test_every_applicable_reason_is_reported_in_code_order() -> None:
     found = codes(
-        status=PartnerStatus.WITHDRAWN,
+        designated=False,
+        need_domains=frozenset(),
         regions=frozenset(),
         grade_bands=frozenset(),
         supports=(),
@@ -83,12 +87,52 @@ def test_a_budget_that_covers_the_cheapest_offer_is_enough() -> None:
     assert codes(cost_min=50_000, cost_max=90_000) == []
 
 
+def test_a_partner_serving_none_of_the_needs_is_ruled_out_for_that_reason() -> None:
+    assert codes(need_domains=frozenset({"instruction"})) == [
+        C.NEED_NOT_SERVED,
+        C.EVIDENCE_BELOW_MINIMUM,
+    ]
+
+
+def test_evidence_in_a_domain_the_partner_does_not_serve_covers_nothing() -> None:
+    evaluation = evaluate(query(), candidate(need_domains=frozenset({"literacy"})), Weights())
+    staffing, literacy = evaluation.needs
+    assert (staffing.served, staffing.covered, staffing.tier, staffing.evidence_ids) == (
+        False,
+        False,
+        None,
+        (),
+    )
+    assert (literacy.served, literacy.covered) == (True, True)
+    assert evaluation.exclusions == ()
+    assert evaluation.components.need_coverage == round(2 / 7, 6)
+
+
+def test_a_partial_fit_ranks_with_its_share_of_the_priorities() -> None:
+    only_literacy = candidate(supports=(support("literacy", Tier.PROMISING),))
+    evaluation = evaluate(query(), only_literacy, Weights())
+    assert evaluation.exclusions == ()
+    assert [need.covered for need in evaluation.needs] == [False, True]
+    assert evaluation.components.need_coverage == round(2 / 7, 6)
+    full = evaluate(query(), candidate(), Weights())
+    assert full.components.need_coverage == 1.0
+    assert full.score > evaluation.score
+
+
 def test_section_1003_money_needs_tier_3_even_when_the_district_accepts_tier_4() -> None:
-    tier_4 = {"supports": (support("staffing", Tier.STRONG), support("literacy", Tier.RATIONALE))}
-    assert codes(**tier_4) == []
-    assert codes(**tier_4, query={"funding_source": FundingSource.TITLE_I_1003}) == [
+    tier_4_only = {
+        "supports": (support("staffing", Tier.RATIONALE), support("literacy", Tier.RATIONALE))
+    }
+    assert codes(**tier_4_only) == []
+    assert codes(**tier_4_only, query={"funding_source": FundingSource.TITLE_I_1003}) == [
         C.EVIDENCE_BELOW_MINIMUM
     ]
+    mixed = candidate(
+        supports=(support("staffing", Tier.STRONG), support("literacy", Tier.RATIONALE))
+    )
+    evaluation = evaluate(query(funding_source=FundingSource.TITLE_I_1003), mixed, Weights())
+    assert evaluation.exclusions == ()
+    assert [need.covered for need in evaluation.needs] == [True, False]
     assert query(funding_source=FundingSource.TITLE_I_1003).required_tier is Tier.PROMISING
     assert (
         query(
@@ -102,7 +146,7 @@ def test_evidence_counts_in_the_districts_context() -> None:
     elsewhere = support(
         "staffing", Tier.STRONG, grade_bands=frozenset({"high"}), locales=frozenset({"rural"})
     )
-    base = candidate(supports=(elsewhere, support("literacy", Tier.STRONG)))
+    base = candidate(supports=(elsewhere,))
     evaluation = evaluate(query(min_evidence_tier=Tier.MODERATE), base, Weights())
     staffing = evaluation.needs[0]
     assert (staffing.context_free_tier, staffing.tier, staffing.covered) == (
@@ -113,6 +157,7 @@ def test_evidence_counts_in_the_districts_context() -> None:
     [exclusion] = evaluation.exclusions
     assert exclusion.code is C.EVIDENCE_BELOW_MINIMUM
     assert "staffing: tier 3 in this district's context" in exclusion.message
+    assert "literacy: no accepted evidence in this district's context" in exclusion.message
 
 
 def test_need_results_name_the_evidence_behind_the_best_tier() -> None:

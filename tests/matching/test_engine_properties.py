@@ -19,7 +19,6 @@ from app.matching.engine import (
     match,
 )
 from app.needs.vocabulary import FundingSource
-from app.partners.lifecycle import PartnerStatus
 from tests.matching.builders import AS_OF, study
 
 DOMAINS = ("staffing", "literacy", "instruction", "data_use")
@@ -76,7 +75,8 @@ def candidates(draw: st.DrawFn) -> Candidate:
     return Candidate(
         partner_id=uuid.UUID(int=draw(st.integers(0, 2**64))),
         name=draw(st.sampled_from(["Able", "Baker", "Cedar", "Dune"])),
-        status=draw(st.sampled_from([PartnerStatus.APPROVED] * 4 + list(PartnerStatus))),
+        designated=draw(st.sampled_from([True, True, True, False])),
+        need_domains=draw(subsets(DOMAINS)),
         regions=draw(subsets(REGIONS)),
         delivery_modes=draw(subsets(DeliveryMode)),
         grade_bands=draw(subsets(GradeBand)),
@@ -109,7 +109,8 @@ def fitting(draw: st.DrawFn, query: NeedsQuery) -> Candidate:
     ]
     return replace(
         base,
-        status=draw(st.sampled_from([PartnerStatus.APPROVED] * 6 + [PartnerStatus.SUSPENDED])),
+        designated=draw(st.sampled_from([True] * 6 + [False])),
+        need_domains=base.need_domains | {need.need_domain for need in query.needs},
         regions=base.regions | {query.region},
         grade_bands=base.grade_bands | query.grade_bands,
         delivery_modes=base.delivery_modes | query.delivery_modes,
@@ -140,7 +141,8 @@ def _oracle_passes(query: NeedsQuery, candidate: Candidate) -> bool:
         not query.delivery_modes or "virtual" in query.delivery_modes
     )
     return (
-        candidate.status == PartnerStatus.APPROVED
+        candidate.designated
+        and any(need.need_domain in candidate.need_domains for need in query.needs)
         and (query.region in candidate.regions or virtual_ok)
         and query.grade_bands <= candidate.grade_bands
         and candidate.active_engagements < candidate.capacity
@@ -221,7 +223,7 @@ def test_outcomes_are_deterministic_and_independent_of_candidate_order(
 
 @settings(max_examples=300)
 @given(scenarios(min_size=1), weights)
-def test_every_ranked_need_meets_the_required_tier_in_the_districts_context(
+def test_every_covered_need_meets_the_required_tier_in_the_districts_context(
     scenario: tuple[NeedsQuery, list[Candidate]], weights: Weights
 ) -> None:
     query, pool = scenario
@@ -232,17 +234,23 @@ def test_every_ranked_need_meets_the_required_tier_in_the_districts_context(
         else query.min_evidence_tier
     )
     by_id = {candidate.partner_id: candidate for candidate in pool}
-    for result in outcome.results:
-        candidate = by_id[result.evaluation.partner_id]
-        for need in result.evaluation.needs:
+    evaluations = [result.evaluation for result in outcome.results] + list(outcome.excluded)
+    for evaluation in evaluations:
+        candidate = by_id[evaluation.partner_id]
+        for need in evaluation.needs:
             in_context = [
                 tier_in_context(s.study, s.tier, query.context)[0]
                 for s in candidate.supports
-                if s.need_domain == need.need_domain
+                if s.need_domain == need.need_domain and need.need_domain in candidate.need_domains
             ]
             best = min((tier for tier in in_context if tier is not None), default=None)
             assert need.tier == best
-            assert best is not None
-            assert best <= ceiling
-            if query.funding_source is FundingSource.TITLE_I_1003:
-                assert best <= Tier.PROMISING
+            assert need.covered == (best is not None and best <= ceiling)
+            if need.covered:
+                assert need.need_domain in candidate.need_domains
+                assert best is not None
+                assert best <= ceiling
+                if query.funding_source is FundingSource.TITLE_I_1003:
+                    assert best <= Tier.PROMISING
+    for result in outcome.results:
+        assert any(need.covered for need in result.evaluation.needs)

@@ -1,0 +1,34 @@
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.base import Base, IdMixin, utcnow
+
+
+class Match(IdMixin, Base):
+    """A computed match, kept with what it was computed from and served back unchanged.
+
+    Never updated: a stored match is a record of what the district was told on that day.
+    """
+
+    __tablename__ = "matches"
+    __table_args__ = (
+        Index("ix_matches_district", "district_id", "created_at", "id"),
+        Index("ix_matches_created", "created_at", "id"),
+    )
+
+    district_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("districts.id"))
+    needs_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("needs_profiles.id"))
+    # No foreign key to users, as for reviews: the system actor may run matches too.
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    as_of: Mapped[date] = mapped_column(Date)
+    # The needs profile as it was (a profile changes later; an inline one exists nowhere else),
+    # with the district's region and locale and the limit.
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    weights: Mapped[dict[str, float]] = mapped_column(JSON)
+    # Deferred: lists show the summary columns and never need the (large) body.
+    response: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True, deferred_raiseload=True)
