@@ -38,6 +38,11 @@ test-postgres: install
 
 test: lint test-sqlite test-postgres
 
+# National-scale load test on the local PostgreSQL (its own database, registry_bench); see
+# docs/benchmark.md. Bounded: a few seconds of warm-up and 15 s per endpoint.
+bench: install
+	$(BIN)/python bench/run.py
+
 openapi: install
 	$(BIN)/python -m app.openapi > openapi/openapi.json
 

@@ -1,7 +1,10 @@
-"""The `registry` command: migrate, seed, serve, create-admin, import-wwc, wwc-agreement."""
+"""The `registry` command: migrate, seed, serve, create-admin, import-wwc, wwc-agreement,
+generate-national."""
 
 import asyncio
+import json
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -169,6 +172,38 @@ def wwc_agreement(
 
     studies = parse_export(path, load_domain_map(DOMAIN_MAP))
     typer.echo(format_report(agreement(studies, thresholds(_settings()))))
+
+
+@cli.command("generate-national")
+def generate_national(
+    scale: Annotated[
+        float, typer.Option(min=0.0001, max=10.0, help="1.0: 20,000 partners, 13,000 districts.")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="The same seed always gives the same registry.")] = 42,
+    fixtures: Annotated[
+        Path, typer.Option(help="Where to write the bench's API keys and sample ids (JSON).")
+    ] = Path("bench/results/fixtures.json"),
+) -> None:
+    """Load the national-scale data set for load tests, unless it is already there."""
+    from seed.national import Generated, generate
+
+    settings = _settings()
+    started = time.perf_counter()
+
+    async def work(session: AsyncSession) -> Generated | None:
+        return await generate(session, settings, scale=scale, seed=seed)
+
+    generated = _in_transaction(settings, work)
+    if generated is None:
+        typer.echo("national data set already present; nothing done")
+        return
+    fixtures.parent.mkdir(parents=True, exist_ok=True)
+    # The API keys in it are secrets: readable by the owner alone.
+    fixtures.touch(mode=0o600)
+    fixtures.write_text(json.dumps(generated.fixtures, indent=2) + "\n")
+    counts = ", ".join(f"{count} {table}" for table, count in generated.counts.items())
+    typer.echo(f"generated in {time.perf_counter() - started:.1f} s: {counts}")
+    typer.echo(f"bench fixtures (API keys: keep private) written to {fixtures}")
 
 
 def main() -> None:

@@ -1,0 +1,420 @@
+"""`make bench`: the registry at national scale, served as in production, driven by wrk.
+
+Uses its own PostgreSQL database (`registry_bench` on the local server; no other is touched),
+loads the national data set into it once, serves the app with `registry serve` on 127.0.0.1,
+drives each endpoint with wrk over loopback for a bounded time and prints one table. The server
+is stopped whatever happens. Environment:
+
+    BENCH_POSTGRES_URL   the bench database (default postgresql://postgres@127.0.0.1:5432/registry_bench)
+    BENCH_DURATION       seconds per endpoint (default 15; at most 60), after a 3-second warm-up
+    BENCH_CONNECTIONS    concurrent connections (default 32; at most 256)
+    BENCH_WORKERS        server worker processes (default: one per core, at most 4)
+    BENCH_FRESH=1        drop and rebuild the bench database first
+    BENCH_ONLY=TEXT      bench only the endpoints whose name contains TEXT (and /healthz)
+"""
+
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+import types
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+FIXTURES = RESULTS / "fixtures.json"
+SECRET = RESULTS / "secret_key"
+REGISTRY = ROOT / ".venv" / "bin" / "registry"
+HOST, PORT = "127.0.0.1", 8765
+BASE = f"http://{HOST}:{PORT}"
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/registry_bench"
+WARM_UP_SECONDS = 3
+THREADS = 2
+
+TARGETS = {  # share of /healthz throughput each endpoint must reach
+    "GET /v1/partners/{id}": 0.30,
+    "GET /v1/partners?filters": 0.20,
+    "POST /v1/matches": 0.10,
+}
+MATCH_P99_MS = 100
+RSS_LIMIT_MB = 500
+
+
+def _bounded(name: str, default: int, high: int) -> int:
+    return max(1, min(high, int(os.environ.get(name, default))))
+
+
+def say(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+def ensure_wrk() -> str:
+    """wrk from PATH, or installed with apt-get on a fresh CI machine."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    install = [*sudo, "apt-get", "install", "-y", "wrk"]
+    say("wrk is missing; installing it with apt-get")
+    if subprocess.run(install, check=False).returncode != 0:
+        subprocess.run([*sudo, "apt-get", "update"], check=True)
+        subprocess.run(install, check=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("bench: wrk could not be installed")
+    return found
+
+
+def ensure_database(url: str, *, fresh: bool) -> None:
+    name = make_url(url).database
+    if not name or "bench" not in name:
+        raise SystemExit(f"bench: refusing a database whose name lacks 'bench': {name!r}")
+    admin = make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        if fresh:
+            say(f"dropping {name} (BENCH_FRESH=1)")
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            FIXTURES.unlink(missing_ok=True)
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if exists.fetchone() is None:
+            say(f"creating database {name}")
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def secret_key() -> str:
+    """One key per checkout: the API keys in the fixtures are hashed with it."""
+    if not SECRET.exists():
+        SECRET.touch(mode=0o600)
+        SECRET.write_text(secrets.token_urlsafe(48))
+    return SECRET.read_text().strip()
+
+
+def registry(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [str(REGISTRY), *args], env=env, cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"bench: registry {args[0]} failed:\n{done.stderr or done.stdout}")
+    return done.stdout.strip()
+
+
+def load_data(env: dict[str, str], url: str) -> None:
+    say("migrating")
+    registry(env, "migrate")
+    say("loading the national data set if absent")
+    started = time.perf_counter()
+    output = registry(env, "generate-national", "--fixtures", str(FIXTURES))
+    say(output.splitlines()[0])
+    if "nothing done" not in output:
+        say(f"loaded in {time.perf_counter() - started:.0f} s; VACUUM ANALYZE")
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("VACUUM ANALYZE")
+    if not FIXTURES.exists():
+        raise SystemExit(
+            f"bench: the data set is present but {FIXTURES} is not; rerun with BENCH_FRESH=1"
+        )
+
+
+def http(method: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(BASE + path, data=data, method=method)  # noqa: S310
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, None
+    except (urllib.error.URLError, ConnectionError):
+        return 0, None
+
+
+class Server:
+    """`registry serve` in its own process group, so that stopping it stops every worker."""
+
+    def __init__(self, env: dict[str, str], workers: int) -> None:
+        self.log = (RESULTS / "server.log").open("w")
+        self.process = subprocess.Popen(
+            [
+                str(REGISTRY),
+                "serve",
+                "--host",
+                HOST,
+                "--port",
+                str(PORT),
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"bench: the server exited; see {self.log.name}")
+            if http("GET", "/readyz")[0] == 200:
+                return
+            time.sleep(0.5)
+        raise SystemExit("bench: the server was not ready within a minute")
+
+    def pids(self) -> list[int]:
+        """The server's processes: the supervisor and its workers."""
+        found, queue = [], [self.process.pid]
+        while queue:
+            pid = queue.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                queue += [int(child) for child in task.read_text().split()]
+        return found
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+def peak_rss_mb(pids: list[int]) -> dict[int, float]:
+    """VmHWM (peak resident set) of each uvicorn process, in MB.
+
+    Helpers of multiprocessing (its resource tracker) are left out: they serve no request.
+    """
+    peaks = {}
+    for pid in pids:
+        if b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            continue
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks[pid] = int(line.split()[1]) / 1024
+    return peaks
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    requests: int
+    seconds: float
+    non2xx: int
+    socket_errors: int
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def run_wrk(wrk: str, name: str, lines: list[str], token: str, duration: int, conns: int) -> Result:
+    slug = "".join(char if char.isalnum() else "-" for char in name).strip("-")
+    requests_file = RESULTS / f"requests-{slug}.txt"
+    requests_file.write_text("\n".join(lines) + "\n")
+    env = os.environ | {"BENCH_TOKEN": token, "BENCH_REQUESTS": str(requests_file)}
+    script = str(ROOT / "bench" / "wrk.lua")
+
+    def wrk_run(seconds: int) -> dict[str, Any]:
+        command = [wrk, f"-t{THREADS}", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s"]
+        done = subprocess.run(
+            [*command, "-s", script, BASE],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 30,
+        )
+        line = next(line for line in done.stdout.splitlines() if line.startswith("BENCH_JSON "))
+        parsed: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
+        return parsed
+
+    wrk_run(WARM_UP_SECONDS)
+    data = wrk_run(duration)
+    requests_file.unlink()
+    return Result(
+        name=name,
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        non2xx=data["non2xx"],
+        socket_errors=data["socket_errors"],
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+    )
+
+
+def workload(fixtures: dict[str, Any], has_matches: bool) -> list[tuple[str, list[str], str]]:
+    token = fixtures["district_key"]
+    work = [
+        ("GET /healthz", ["GET /healthz"], token),
+        (
+            "GET /v1/partners/{id}",
+            [f"GET /v1/partners/{pid}" for pid in fixtures["partner_ids"]],
+            token,
+        ),
+        (
+            "GET /v1/partners?filters",
+            [
+                f"GET /v1/partners?region={f['region']}&need_domain={f['need_domain']}&limit=50"
+                for f in fixtures["list_filters"]
+            ],
+            token,
+        ),
+    ]
+    if has_matches:
+        bodies = [json.dumps({"needs_id": needs_id}) for needs_id in fixtures["needs_ids"]]
+        work.append(("POST /v1/matches", [f"POST /v1/matches {body}" for body in bodies], token))
+    return work
+
+
+def probe(work: list[tuple[str, list[str], str]]) -> None:
+    """One request of each kind must succeed, or the numbers would measure error paths."""
+    for name, lines, token in work:
+        method, path, *body = lines[0].split(" ", 2)
+        status, _ = http(method, path, token, json.loads(body[0]) if body else None)
+        if not 200 <= status < 300:
+            raise SystemExit(
+                f"bench: {name} answers {status} before the run; if the keys in {FIXTURES} "
+                "no longer work, rerun with BENCH_FRESH=1"
+            )
+
+
+def machine() -> dict[str, str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "ram": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def report(
+    results: list[Result],
+    peaks: dict[int, float],
+    supervisor: int,
+    meta: dict[str, Any],
+    *,
+    has_matches: bool,
+) -> str:
+    base = next(result.rps for result in results if result.name == "GET /healthz")
+    rows = [
+        f"{'endpoint':<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'sock err':>8} "
+        f"{'vs /healthz':>11} {'target':>7}"
+    ]
+    for result in results:
+        ratio = result.rps / base
+        target = TARGETS.get(result.name)
+        verdict = "" if target is None else f"{'ok' if ratio >= target else 'MISS'} {target:.0%}"
+        rows.append(
+            f"{result.name:<26} {result.rps:>8.0f} {result.p50_ms:>8.1f} {result.p99_ms:>8.1f} "
+            f"{result.non2xx:>8} {result.socket_errors:>8} {ratio:>11.1%} {verdict:>7}"
+        )
+    if not has_matches:
+        rows.append(f"{'POST /v1/matches':<26} missing: the server has no such route yet")
+    match = next((r for r in results if r.name == "POST /v1/matches"), None)
+    if match is not None:
+        verdict = "ok" if match.p99_ms <= MATCH_P99_MS else "MISS"
+        rows.append(f"match p99 {match.p99_ms:.1f} ms (target <= {MATCH_P99_MS} ms): {verdict}")
+    # With one worker uvicorn serves from the supervisor's own process.
+    workers = {pid: mb for pid, mb in peaks.items() if pid != supervisor} or peaks
+    total = sum(peaks.values())
+    rows.append(
+        f"peak RSS (VmHWM): {total:.0f} MB summed over the server's {len(peaks)} process(es) "
+        f"({len(workers)} worker(s)); largest worker {max(workers.values(), default=0):.0f} MB "
+        f"(target <= {RSS_LIMIT_MB} MB summed: {'ok' if total <= RSS_LIMIT_MB else 'MISS'})"
+    )
+    rows.append(
+        "machine: {nproc} cores, {cpu}, {ram} RAM; Python {python}; wrk -t{threads} -c{conns} "
+        "-d{duration}s after a {warm}s warm-up; server: {workers} worker(s)".format(**meta)
+    )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    def stop_on_signal(signum: int, _frame: types.FrameType | None) -> None:
+        raise SystemExit(f"bench: stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    url = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_URL)
+    duration = _bounded("BENCH_DURATION", 15, 60)
+    conns = _bounded("BENCH_CONNECTIONS", 32, 256)
+    workers = _bounded("BENCH_WORKERS", os.cpu_count() or 1, 4)
+    wrk = ensure_wrk()
+    ensure_database(url, fresh=os.environ.get("BENCH_FRESH") == "1")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REGISTRY_")} | {
+        "REGISTRY_ENV": "production",
+        "REGISTRY_DATABASE_URL": url,
+        "REGISTRY_SECRET_KEY": secret_key(),
+        "REGISTRY_LOG_JSON": "true",
+    }
+    load_data(env, url)
+    fixtures = json.loads(FIXTURES.read_text())
+    server = Server(env, workers)
+    try:
+        server.wait_ready()
+        status, spec = http("GET", "/openapi.json")
+        has_matches = status == 200 and "/v1/matches" in spec["paths"]
+        if not has_matches:
+            say("POST /v1/matches is missing from the server; benching the rest")
+        only = os.environ.get("BENCH_ONLY", "")
+        work = [
+            item
+            for item in workload(fixtures, has_matches)
+            if only in item[0] or "healthz" in item[0]
+        ]
+        probe(work)
+        results = []
+        for name, lines, token in work:
+            say(f"{name}: {WARM_UP_SECONDS}s warm-up, {duration}s run")
+            results.append(run_wrk(wrk, name, lines, token, duration, conns))
+        pids = server.pids()
+        peaks = peak_rss_mb(pids)
+    finally:
+        server.stop()
+    meta = machine() | {
+        "threads": THREADS,
+        "conns": conns,
+        "duration": duration,
+        "warm": WARM_UP_SECONDS,
+        "workers": workers,
+    }
+    table = report(results, peaks, server.process.pid, meta, has_matches=has_matches)
+    print(table)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"bench-{stamp}.txt").write_text(table + "\n")
+    failed = [r.name for r in results if r.non2xx or r.socket_errors]
+    if failed:
+        raise SystemExit(f"bench: non-2xx responses or socket errors on {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
