@@ -1,5 +1,6 @@
 """Small typed factories: payloads, and actors of each role with working credentials."""
 
+import itertools
 import json
 import uuid
 from dataclasses import dataclass
@@ -36,10 +37,18 @@ def partner_payload(**overrides: Any) -> dict[str, Any]:
     return payload | overrides
 
 
+# Random 7-digit ids collide within a run of a few thousand districts; a counter cannot.
+_NCES_IDS = itertools.count(5_000_000)
+
+
+def next_nces_id() -> str:
+    return f"{next(_NCES_IDS):07d}"
+
+
 def district_payload(**overrides: Any) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "name": unique("District"),
-        "nces_id": f"{uuid.uuid4().int % 10_000_000:07d}",
+        "nces_id": next_nces_id(),
         "region": "north",
         "locale": "city",
         "enrollment": 5000,

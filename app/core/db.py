@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -16,14 +16,27 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.core.config import Settings
 
+SQLITE_BEGIN = "sqlite_begin"
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    # Take BEGIN over from the driver, so that a transaction that will write can say so first.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """BEGIN IMMEDIATE for requests that write: SQLite then serialises writers from their
+    first read, so a check followed by a write (an open review, a capacity count) cannot
+    interleave with another writer's. Reads keep plain BEGIN and never wait."""
+    mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -35,6 +48,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(settings.database_url, **options)
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -56,6 +70,8 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     """
     database: Database = request.app.state.database
     async with database.sessions() as session:
+        if request.method not in READ_ONLY_METHODS:
+            await session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
         try:
             yield session
         except BaseException:

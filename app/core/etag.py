@@ -24,7 +24,8 @@ def check_if_match(if_match: str | None, version: int) -> None:
     if if_match is None:
         raise PreconditionRequired("Send If-Match with the ETag from your last read.")
     tags = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
-    if "*" not in tags and etag(version) not in tags:
+    # "*" is not honoured: it would let a client overwrite a version it never read.
+    if etag(version) not in tags:
         raise PreconditionFailed(
             f"The resource is at version {version}; read it again and reapply your change."
         )

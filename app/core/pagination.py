@@ -31,6 +31,18 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None
 
 
+INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
+
+
+def _encodable(text: str) -> bool:
+    # JSON admits lone surrogates, which no database driver can encode.
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _invalid_cursor() -> InvalidInput:
     return InvalidInput(["query", "cursor"], "Not a cursor issued by this list.", "cursor_invalid")
 
@@ -47,6 +59,8 @@ def _decode(cursor: str, order: Sequence[InstrumentedAttribute[Any]]) -> list[An
         raise _invalid_cursor() from None
     if not isinstance(parts, list) or len(parts) != len(order):
         raise _invalid_cursor()
+    if not all(isinstance(part, str) and _encodable(part) for part in parts):
+        raise _invalid_cursor()
     key: list[Any] = []
     for part, column in zip(parts, order, strict=True):
         python_type = column.type.python_type
@@ -59,7 +73,9 @@ def _decode(cursor: str, order: Sequence[InstrumentedAttribute[Any]]) -> list[An
                 key.append(python_type(part))
         except (TypeError, ValueError):
             raise _invalid_cursor() from None
-        if "\x00" in str(part) or (isinstance(key[-1], datetime) and key[-1].tzinfo is None):
+        if "\x00" in part or (isinstance(key[-1], datetime) and key[-1].tzinfo is None):
+            raise _invalid_cursor()
+        if isinstance(key[-1], int) and not INT4_MIN <= key[-1] <= INT4_MAX:
             raise _invalid_cursor()
     return key
 

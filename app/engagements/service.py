@@ -19,7 +19,6 @@ from app.needs.dependencies import DistrictNotFound, NeedsProfileNotFound
 from app.needs.service import check_need_domains
 from app.partners import repository as partners
 from app.partners.dependencies import PartnerNotFound
-from app.partners.lifecycle import PartnerStatus
 from app.partners.models import Partner
 
 
@@ -37,9 +36,11 @@ async def _visible_partner(
 
 
 def _require_designated(partner: Partner) -> None:
-    status = partner.status_on(utcnow())
-    if status is not PartnerStatus.APPROVED:
-        raise Conflict(f"The partner is {status}; only a designated partner can be engaged.")
+    now = utcnow()
+    if not partner.designated_on(now):
+        raise Conflict(
+            f"The partner is {partner.status_on(now)}; only a designated partner can be engaged."
+        )
 
 
 async def _check_capacity(session: AsyncSession, partner_id: uuid.UUID) -> None:

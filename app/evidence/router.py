@@ -116,8 +116,14 @@ async def decide_evidence(
     session: SessionDep,
     limits: ThresholdsDep,
     response: Response,
+    if_match: IfMatch = None,
 ) -> EvidenceRead:
-    """Accept, return or reject a submitted record; accepting updates the partner's tiers."""
+    """Accept, return or reject a submitted record; accepting updates the partner's tiers.
+
+    `If-Match` names the version the reviewer read, so a correction the partner sends in the
+    meantime cannot be accepted unseen.
+    """
+    check_if_match(if_match, evidence.version)
     await service.decide(session, staff, evidence, body, limits)
     response.headers["ETag"] = etag(evidence.version)
     return evidence_read(evidence, staff)

@@ -47,6 +47,7 @@ from app.evidence.schemas import (
     study_classification,
 )
 from app.evidence.storage import DocumentStorage
+from app.partners import repository as partners
 from app.partners.models import Partner
 
 PDF_MAGIC = b"%PDF-"
@@ -275,6 +276,9 @@ async def recompute_tiers(
     session: AsyncSession, partner_ids: Collection[uuid.UUID], limits: Thresholds
 ) -> None:
     """Rebuild the partners' `partner_evidence_tiers` from their accepted evidence alone."""
+    # Two decisions for one partner at once would each rebuild from a snapshot without the
+    # other's record; the partner row lock makes the second wait and see the first.
+    await partners.lock(session, partner_ids)
     accepted = await repository.accepted_by_partner(session, partner_ids)
     await repository.replace_partner_tiers(
         session,

@@ -2,11 +2,20 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.base import Base, IdMixin, TimestampMixin, VersionedMixin, enum_type
 from app.partners.lifecycle import PartnerStatus
+
+DESIGNATED_STATUSES = (PartnerStatus.APPROVED, PartnerStatus.UNDER_REVIEW)
 
 
 class Facet(StrEnum):
@@ -60,6 +69,19 @@ class Partner(IdMixin, TimestampMixin, VersionedMixin, Base):
         ):
             return PartnerStatus.EXPIRED
         return self.status
+
+    def designated_on(self, moment: datetime) -> bool:
+        """Approved, or renewing a term that still runs, and in term on ``moment``.
+
+        Suspended, withdrawn and denied partners are out whatever their dates say. The same
+        rule in SQL is ``partners.repository.designation_active``: change both together.
+        """
+        return (
+            self.status in DESIGNATED_STATUSES
+            and self.approved_at is not None
+            and self.expires_at is not None
+            and self.approved_at <= moment < self.expires_at
+        )
 
 
 class PartnerFacet(Base):

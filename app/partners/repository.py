@@ -11,7 +11,13 @@ from sqlalchemy.orm import InstrumentedAttribute, joinedload, selectinload
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.partners.lifecycle import PartnerStatus
-from app.partners.models import Facet, Partner, PartnerEvidenceTier, PartnerFacet
+from app.partners.models import (
+    DESIGNATED_STATUSES,
+    Facet,
+    Partner,
+    PartnerEvidenceTier,
+    PartnerFacet,
+)
 from app.partners.schemas import PartnerFilters
 
 # Districts shop among partners the state has designated at some point; drafts and
@@ -86,12 +92,9 @@ def _contains(column: InstrumentedAttribute[str], text: str) -> ColumnElement[bo
 
 
 def designation_active(moment: datetime) -> ColumnElement[bool]:
-    """Designated on ``moment``: approved, or renewing a term that still runs, and in term.
-
-    Suspended, withdrawn and denied partners are out whatever their dates say.
-    """
+    """``Partner.designated_on`` in SQL: change both together."""
     return and_(
-        Partner.status.in_((PartnerStatus.APPROVED, PartnerStatus.UNDER_REVIEW)),
+        Partner.status.in_(DESIGNATED_STATUSES),
         Partner.approved_at <= moment,
         Partner.expires_at > moment,
     )
@@ -133,3 +136,13 @@ def directory_query(filters: PartnerFilters, moment: datetime) -> Select[Partner
     """The public directory: no caller scope, only what is designated on ``moment``."""
     conditions = [designation_active(moment), *_filtered(filters, moment)]
     return _with_details(select(Partner).where(*conditions))
+
+
+async def lock(session: AsyncSession, partner_ids: Collection[uuid.UUID]) -> None:
+    """Hold the partners' rows until commit, in id order so that two lockers cannot deadlock.
+
+    For rules that read several rows hanging off a partner and then write: a second writer
+    waits here and then sees the first one's committed rows. SQLite serialises writers anyway.
+    """
+    query = select(Partner.id).where(Partner.id.in_(partner_ids)).order_by(Partner.id)
+    await session.execute(query.with_for_update())

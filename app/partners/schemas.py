@@ -12,7 +12,7 @@ from pydantic import (
 )
 
 from app.auth.principal import Principal
-from app.core.schemas import Code, LongText, RequestModel, ShortText
+from app.core.schemas import NO_CONTROL_CHARACTERS, Code, LongText, RequestModel, ShortText
 from app.core.vocabulary import DeliveryMode, GradeBand, Locale
 from app.partners.lifecycle import PartnerStatus
 from app.partners.models import Facet, Partner
@@ -25,7 +25,9 @@ Region = Annotated[
     StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$"),
 ]
 Website = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^https?://[^\s]+$")
+    str,
+    StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^https?://[^\s]+$"),
+    NO_CONTROL_CHARACTERS,
 ]
 
 
@@ -138,6 +140,10 @@ class PartnerFilters(BaseModel):
     q: str | None = None
 
 
+def _own_or_staff(partner: Partner, principal: Principal) -> bool:
+    return principal.is_state_staff or principal.partner_id == partner.id
+
+
 def partner_read(partner: Partner, principal: Principal, moment: datetime) -> PartnerRead:
     """The partner as this caller may see it on ``moment``."""
     designation = (
@@ -158,7 +164,8 @@ def partner_read(partner: Partner, principal: Principal, moment: datetime) -> Pa
         capacity=partner.capacity,
         cost_per_school_year=CostRange(min=partner.cost_min, max=partner.cost_max),
         status=partner.status_on(moment),
-        status_reason=partner.status_reason,
+        # Why a partner was suspended or withdrawn is between the state and the partner.
+        status_reason=partner.status_reason if _own_or_staff(partner, principal) else None,
         designation=designation,
         evidence_tiers={row.need_domain: row.tier for row in partner.evidence_tiers},
         notes=partner.notes if principal.is_state_staff else None,

@@ -171,6 +171,9 @@ async def apply_decision(
     partner.status_reason = reason
     if term is not None:
         partner.approved_at, partner.expires_at = term
+    elif partner.expires_at is not None and partner.expires_at > now:
+        # A term denied at renewal ends now, or a later re-application would revive it.
+        partner.expires_at = now
     partner.updated_at = now
     await session.flush()
     return current

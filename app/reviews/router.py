@@ -1,3 +1,4 @@
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -42,13 +43,21 @@ router = APIRouter(tags=["due diligence"])
 READ_ERRORS = problem_responses(401, 403, 404, 422)
 
 
-async def _view(
-    session: AsyncSession, principal: Principal, review: Review
+async def _evidence_tiers(
+    session: AsyncSession, principal: Principal, partner_id: uuid.UUID
+) -> dict[str, int]:
+    """The tiers state staff weigh for the evidence criterion; others never see them here."""
+    if not principal.is_state_staff:
+        return {}
+    return await repository.evidence_tiers(session, partner_id)
+
+
+def _view(
+    principal: Principal, review: Review, tiers: dict[str, int]
 ) -> ReviewRead | PartnerReviewRead:
     """State staff see everything; the reviewed partner sees the decision, never the scores."""
     if not principal.is_state_staff:
         return partner_review_read(review)
-    tiers = await repository.evidence_tiers(session, review.partner_id)
     return review_read(review, service.summary(review), tiers)
 
 
@@ -135,7 +144,9 @@ async def list_partner_reviews(
         cursor,
         limit,
     )
-    items = [await _view(session, principal, review) for review in reviews]
+    # Every review on the page is of this one partner: its tiers are read once.
+    tiers = await _evidence_tiers(session, principal, partner.id)
+    items = [_view(principal, review, tiers) for review in reviews]
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -143,7 +154,7 @@ async def list_partner_reviews(
 async def read_review(
     principal: StaffOrPartner, review: VisibleReview, session: SessionDep
 ) -> ReviewRead | PartnerReviewRead:
-    return await _view(session, principal, review)
+    return _view(principal, review, await _evidence_tiers(session, principal, review.partner_id))
 
 
 @router.get("/reviews/{review_id}/scores", responses=READ_ERRORS)

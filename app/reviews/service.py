@@ -10,6 +10,7 @@ from app.auth.principal import Principal
 from app.core.base import utcnow
 from app.core.errors import Conflict, InvalidInput, PreconditionFailed
 from app.designations import service as designations
+from app.partners import repository as partner_repository
 from app.partners import service as partners
 from app.partners.lifecycle import PartnerStatus
 from app.partners.models import Partner
@@ -68,6 +69,8 @@ async def open_review(
     status = partner.status_on(utcnow())
     if status is not PartnerStatus.UNDER_REVIEW:
         raise Conflict(f"Only a partner under_review can be reviewed; this one is {status}.")
+    # Two reviews opened at once would split the scores between them.
+    await partner_repository.lock(session, [partner.id])
     already = await repository.open_review(session, partner.id)
     if already is not None:
         raise Conflict(f"The partner's review {already.id} is still open; decide it first.")

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from app.auth.models import ApiKey
-from tests.factories import Actor, Actors, make_actor, unique
+from tests.factories import Actor, Actors, make_actor, next_nces_id, unique
 
 
 async def test_a_new_key_is_shown_once_and_works_until_revoked(
@@ -136,7 +136,7 @@ async def test_a_district_user_sees_only_its_own_district(
         "/v1/districts",
         json={
             "name": "Other",
-            "nces_id": f"{uuid.uuid4().int % 10**7:07d}",
+            "nces_id": next_nces_id(),
             "region": "south",
             "locale": "rural",
             "enrollment": 10,

@@ -153,7 +153,9 @@ MATRIX: dict[tuple[str, str], Case] = {
         headers=IF_MATCH_1,
     ),
     ("POST", "/v1/evidence/{evidence_id}/decision"): Case(
-        only({"state_admin": 200, "state_reviewer": 200}), json=lambda c: {"decision": "accept"}
+        only({"state_admin": 200, "state_reviewer": 200}),
+        json=lambda c: {"decision": "accept"},
+        headers=IF_MATCH_1,
     ),
     # Allowed callers get past authorisation to the body check: no PDF sent, so 415.
     ("PUT", "/v1/evidence/{evidence_id}/document"): Case(

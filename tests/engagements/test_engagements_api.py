@@ -216,3 +216,12 @@ async def test_lifecycle_moves_and_if_match(
         url, json={"end_date": "2020-01-01"}, headers=headers | {"If-Match": '"2"'}
     )
     assert backwards.status_code == 422
+
+
+async def test_a_partner_renewing_a_running_term_can_be_engaged(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    partner_id = await designated_partner(app, client, actors.admin)
+    await designate(app, partner_id, status=PartnerStatus.UNDER_REVIEW)
+    response = await engage(client, actors.district, partner_id, actors.district_record["id"])
+    assert response.status_code == 201, response.text

@@ -1,5 +1,6 @@
 """The evidence API end to end: submission, visibility, review workflow, roll-up, audit trail."""
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -25,7 +26,10 @@ def _url(evidence: dict[str, Any], suffix: str = "") -> str:
 async def _decide(
     client: httpx.AsyncClient, actor: Actor, evidence: dict[str, Any], **body: Any
 ) -> httpx.Response:
-    return await client.post(_url(evidence, "/decision"), json=body, headers=actor.headers)
+    # A reviewer decides the version they read, as a client would: read, then If-Match it.
+    read = await client.get(_url(evidence), headers=actor.headers)
+    headers = actor.headers | {"If-Match": read.headers.get("ETag", '"0"')}
+    return await client.post(_url(evidence, "/decision"), json=body, headers=headers)
 
 
 async def _actions(client: httpx.AsyncClient, admin: Actor, entity_id: str) -> list[str]:
@@ -350,3 +354,63 @@ async def test_classify_stores_nothing_and_applies_the_district_context(
         f"/v1/partners/{actors.partner_record['id']}/evidence", headers=actors.admin.headers
     )
     assert listed.json()["items"] == []
+
+
+async def test_a_decision_applies_only_to_the_version_the_reviewer_read(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    evidence = await submit_evidence(
+        client, actors.partner, actors.partner_record["id"], sample_size=120
+    )
+    url = _url(evidence, "/decision")
+    seen = (await client.get(_url(evidence), headers=actors.reviewer.headers)).headers["ETag"]
+    missing = await client.post(url, json={"decision": "accept"}, headers=actors.reviewer.headers)
+    assert missing.status_code == 428
+    corrected = await client.patch(
+        _url(evidence),
+        json={"sample_size": 5000, "site_count": 9},
+        headers=actors.partner.headers | {"If-Match": seen},
+    )
+    assert corrected.status_code == 200
+    stale = await client.post(
+        url, json={"decision": "accept"}, headers=actors.reviewer.headers | {"If-Match": seen}
+    )
+    assert stale.status_code == 412
+    assert (await client.get(_url(evidence), headers=actors.admin.headers)).json()[
+        "status"
+    ] == "submitted"
+
+
+async def test_concurrent_acceptances_for_one_partner_both_count(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    partner_id = actors.partner_record["id"]
+    records = [
+        await submit_evidence(client, actors.partner, partner_id),
+        await submit_evidence(
+            client,
+            actors.partner,
+            partner_id,
+            findings=[
+                {
+                    "need_domain": "literacy",
+                    "outcome": "Reading",
+                    "direction": "favorable",
+                    "significant": True,
+                }
+            ],
+        ),
+    ]
+    decisions = await asyncio.gather(
+        *(
+            client.post(
+                _url(record, "/decision"),
+                json={"decision": "accept"},
+                headers=actors.reviewer.headers | {"If-Match": f'"{record["version"]}"'},
+            )
+            for record in records
+        )
+    )
+    assert [decision.status_code for decision in decisions] == [200, 200]
+    partner = await client.get(f"/v1/partners/{partner_id}", headers=actors.admin.headers)
+    assert partner.json()["evidence_tiers"] == {"literacy": 1, "staffing": 1}

@@ -71,7 +71,7 @@ async def _partner(
         accepted = await client.post(
             f"/v1/evidence/{evidence['id']}/decision",
             json={"decision": "accept"},
-            headers=actors.reviewer.headers,
+            headers=actors.reviewer.headers | {"If-Match": f'"{evidence["version"]}"'},
         )
         assert accepted.status_code == 200, accepted.text
     if designated:

@@ -117,3 +117,29 @@ async def test_a_lapsed_designation_reads_expired_and_moves_as_expired(
 
 async def test_unknown_statuses_are_422(client: httpx.AsyncClient, actors: Actors) -> None:
     assert (await _move(client, actors, "state_admin", "famous")).status_code == 422
+
+
+async def test_only_the_partner_and_staff_read_why_it_was_suspended(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    now = utcnow()
+    await force_partner_state(
+        app,
+        actors.partner_record["id"],
+        status="approved",
+        approved_at=now,
+        expires_at=now + timedelta(days=200),
+    )
+    await _move(client, actors, "state_admin", "suspended", reason="Safeguarding inquiry")
+    url = f"/v1/partners/{actors.partner_record['id']}"
+    reasons = {
+        role: (await client.get(url, headers=actors.by_role()[role].headers)).json()[
+            "status_reason"
+        ]
+        for role in ("state_admin", "partner", "district")
+    }
+    assert reasons == {
+        "state_admin": "Safeguarding inquiry",
+        "partner": "Safeguarding inquiry",
+        "district": None,
+    }

@@ -461,3 +461,33 @@ async def test_two_reviewers_deciding_at_once_make_one_decision_and_one_designat
         headers=actors.admin.headers,
     )
     assert len(events.json()["items"]) == 1
+
+
+async def test_a_term_denied_at_renewal_ends_and_stays_ended(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    partner_id, _ = await _approved(client, actors)
+    await move_partner(client, actors.admin, partner_id, "under_review")
+    review = await _open(client, actors.admin, partner_id)
+    for actor in (actors.admin, actors.reviewer):
+        await _score(client, actor, review["id"], scores_payload(1))
+    assert (await _decide(client, actors.admin, review["id"], "deny")).status_code == 201
+    denied = (await client.get(f"/v1/partners/{partner_id}", headers=actors.admin.headers)).json()
+    assert ts(denied["designation"]["expires_at"]) <= utcnow()
+
+    # Applying again must not revive the old term in the directory or in matching.
+    await move_partner(client, actors.admin, partner_id, "submitted", "under_review")
+    directory = await client.get("/v1/directory", params={"q": denied["name"]})
+    assert directory.json()["items"] == []
+
+
+async def test_two_reviews_opened_at_once_make_one_review(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    partner = await create_partner(client, actors.admin)
+    await review_in_progress(client, actors, partner["id"], open_review=False)
+    url = f"/v1/partners/{partner['id']}/reviews"
+    responses = await asyncio.gather(
+        *(client.post(url, json={}, headers=actors.admin.headers) for _ in range(3))
+    )
+    assert sorted(response.status_code for response in responses) == [201, 409, 409]
