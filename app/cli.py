@@ -62,6 +62,7 @@ def migrate() -> None:
 @cli.command()
 def seed() -> None:
     """Load reference and demo data (demo users only when REGISTRY_ENV=development)."""
+    from app.evidence.service import thresholds
     from seed.loader import load_demo, load_reference
 
     settings = _settings()
@@ -69,7 +70,7 @@ def seed() -> None:
 
     async def load(session: AsyncSession) -> dict[str, int]:
         return {"need_domains": await load_reference(session)} | await load_demo(
-            session, with_users=with_users
+            session, with_users=with_users, limits=thresholds(settings)
         )
 
     counts = _in_transaction(settings, load)

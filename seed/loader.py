@@ -25,6 +25,10 @@ from app.designations import repository as designations
 from app.districts import repository as districts
 from app.districts import service as district_service
 from app.districts.schemas import DistrictCreate
+from app.evidence import service as evidence_service
+from app.evidence.classifier import Thresholds
+from app.evidence.models import Decision as EvidenceDecision
+from app.evidence.schemas import DecisionIn, EvidenceCreate
 from app.need_domains.models import NeedDomain
 from app.partners import service as partner_service
 from app.partners.lifecycle import PartnerStatus
@@ -139,23 +143,48 @@ async def _walk(session: AsyncSession, partner: Partner, demo: dict[str, Any]) -
         await _scored_review(session, partner, 3, scorers=1)
 
 
-async def _load_partner(session: AsyncSession, row: dict[str, Any]) -> bool:
+async def _load_evidence(
+    session: AsyncSession, partner: Partner, studies: list[dict[str, Any]], limits: Thresholds
+) -> None:
+    """Submit the partner's demo studies and decide them as a state reviewer would."""
+    for study in studies:
+        decision = study.pop("demo_decision")
+        evidence = await evidence_service.create(
+            session, SYSTEM, partner, EvidenceCreate.model_validate(study), limits
+        )
+        if decision == "accept":
+            verdict = DecisionIn(decision=EvidenceDecision.ACCEPT)
+        elif decision == "return":
+            verdict = DecisionIn(
+                decision=EvidenceDecision.RETURN,
+                rationale="Single-site study that does not meet standards.",
+                feedback="Please add the multi-district evaluation you mention.",
+            )
+        else:
+            continue
+        await evidence_service.decide(session, SYSTEM, evidence, verdict, limits)
+
+
+async def _load_partner(session: AsyncSession, row: dict[str, Any], limits: Thresholds) -> bool:
     if await session.scalar(select(Partner.id).where(Partner.name == row["name"])):
         return False
     demo = {key: row.pop(key) for key in list(row) if key.startswith("demo_")}
     partner = await partner_service.create(session, SYSTEM, PartnerCreate.model_validate(row))
+    await _load_evidence(session, partner, demo.get("demo_evidence", []), limits)
     await _walk(session, partner, demo)
     return True
 
 
-async def load_demo(session: AsyncSession, *, with_users: bool) -> dict[str, int]:
+async def load_demo(
+    session: AsyncSession, *, with_users: bool, limits: Thresholds
+) -> dict[str, int]:
     counts = {"districts": 0, "partners": 0, "users": 0}
     for row in _read("demo/districts.json"):
         if await districts.by_nces_id(session, row["nces_id"]) is None:
             await district_service.create(session, SYSTEM, DistrictCreate.model_validate(row))
             counts["districts"] += 1
     for row in _read("demo/partners.json"):
-        counts["partners"] += await _load_partner(session, row)
+        counts["partners"] += await _load_partner(session, row, limits)
     if with_users:
         for row in _read("demo/users.json"):
             counts["users"] += await _load_user(session, row)
