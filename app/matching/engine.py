@@ -71,7 +71,7 @@ every candidate. The outcome is a function of the inputs alone, whatever the can
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date
 from enum import StrEnum
 from functools import cached_property
@@ -114,14 +114,7 @@ class Weights:
             raise ValueError(f"weights must sum to 1, not {sum(values)}")
 
     def as_tuple(self) -> tuple[float, ...]:
-        return (
-            self.need_coverage,
-            self.evidence,
-            self.due_diligence,
-            self.track_record,
-            self.capacity,
-            self.context_fit,
-        )
+        return astuple(self)
 
 
 @dataclass(frozen=True)
@@ -222,14 +215,7 @@ class Components:
     context_fit: float
 
     def as_tuple(self) -> tuple[float, ...]:
-        return (
-            self.need_coverage,
-            self.evidence,
-            self.due_diligence,
-            self.track_record,
-            self.capacity,
-            self.context_fit,
-        )
+        return astuple(self)
 
 
 @dataclass(frozen=True)
