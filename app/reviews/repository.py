@@ -52,6 +52,21 @@ async def get(session: AsyncSession, principal: Principal, review_id: uuid.UUID)
     return await session.scalar(_with_details(query))
 
 
+async def lock(session: AsyncSession, review_id: uuid.UUID) -> None:
+    """Hold the review's row until commit, then reload it (sheets, scores, decision) as committed.
+
+    Scoring and deciding both start here, so neither acts on what the other is changing: a
+    decision sees every sheet committed before it, and a sheet written after a decision sees
+    the decision. On PostgreSQL the second waits here for the first to commit; SQLite
+    serialises writers anyway.
+    """
+    await session.execute(
+        select(Review.id).where(Review.id == review_id).with_for_update(key_share=True)
+    )
+    query = _with_details(select(Review).where(Review.id == review_id))
+    await session.scalar(query.execution_options(populate_existing=True))
+
+
 def for_partner(principal: Principal, partner_id: uuid.UUID) -> Select[Review]:
     return _with_details(select(Review).where(Review.partner_id == partner_id, _scope(principal)))
 

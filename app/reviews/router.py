@@ -188,6 +188,8 @@ async def put_my_scores(
     it and need `If-Match` with its ETag. A declared conflict answers 409: it is recorded, and
     the reviewer's scores (if any) no longer count.
     """
+    # Before reading the sheet: a decision being made meanwhile is then seen, not raced.
+    await repository.lock(session, review.id)
     sheet = await repository.sheet(session, review.id, staff.user_id)
     if sheet is not None:
         check_if_match(if_match, sheet.version)

@@ -231,6 +231,7 @@ async def decide(
     data: DecisionCreate,
     default_term_months: int,
 ) -> Review:
+    await repository.lock(session, review.id)
     _check_may_decide(actor, review, data)
     now = utcnow()
     status = partner.status_on(now)
@@ -247,8 +248,8 @@ async def decide(
         decided_at=now,
     )
     try:
-        # The review's primary key on the decision is the lock: a concurrent decider waits here
-        # for the first to commit, then fails, before either has touched the partner.
+        # A concurrent decider waits on the review lock and then sees this decision; the
+        # review's primary key on the decision stays the last word should one get this far.
         async with session.begin_nested():
             session.add(decision)
     except IntegrityError:
