@@ -16,6 +16,7 @@ from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import BodySizeLimit, RequestLog, SecurityHeaders
 from app.health.router import router as health_router
+from app.matching.index import MatchIndex
 
 DESCRIPTION = """
 The state registry of vetted school-improvement partners: partner profiles, ESSA evidence
@@ -35,10 +36,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(json=settings.log_json)
     database = Database(settings)
+    match_index = MatchIndex()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        warming = match_index.warm_up(database)
         yield
+        warming.cancel()
         await database.dispose()
 
     app = FastAPI(
@@ -50,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.match_index = match_index
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router)

@@ -8,7 +8,7 @@ from app.districts.models import District
 from app.engagements.models import Engagement
 from app.evidence.models import Evidence, EvidenceDecision, EvidenceFinding, ImportedPartner
 from app.idempotency.models import IdempotentRequest
-from app.matching.models import Match
+from app.matching.models import Match, PartnerChange, PartnerChangeCounter
 from app.need_domains.models import NeedDomain
 from app.needs.models import NeedsProfile, ProfileNeed
 from app.partners.models import Partner, PartnerEvidenceTier, PartnerFacet
@@ -30,6 +30,8 @@ __all__ = [
     "NeedDomain",
     "NeedsProfile",
     "Partner",
+    "PartnerChange",
+    "PartnerChangeCounter",
     "PartnerEvidenceTier",
     "PartnerFacet",
     "ProfileNeed",

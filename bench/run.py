@@ -165,15 +165,19 @@ class Server:
             start_new_session=True,
         )
 
-    def wait_ready(self, seconds: float = 60) -> None:
+    def wait_ready(self, seconds: float = 120) -> None:
+        """Until every worker is ready: each loads its match index first (`/readyz` says 503
+        meanwhile), and 20 ready answers in a row are 20 draws among the workers."""
         deadline = time.monotonic() + seconds
+        in_a_row = 0
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise SystemExit(f"bench: the server exited; see {self.log.name}")
-            if http("GET", "/readyz")[0] == 200:
+            in_a_row = in_a_row + 1 if http("GET", "/readyz")[0] == 200 else 0
+            if in_a_row == 20:
                 return
-            time.sleep(0.5)
-        raise SystemExit("bench: the server was not ready within a minute")
+            time.sleep(0.05 if in_a_row else 0.5)
+        raise SystemExit(f"bench: the server was not ready within {seconds:.0f} s")
 
     def pids(self) -> list[int]:
         """The server's processes: the supervisor and its workers."""

@@ -26,14 +26,14 @@ import random
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
@@ -64,6 +64,7 @@ from app.evidence.models import Evidence, EvidenceDecision, EvidenceFinding, Evi
 from app.evidence.rollup import partner_tiers
 from app.evidence.schemas import reasons_json
 from app.evidence.service import classification_json, thresholds
+from app.matching.repository import mark_every_partner_changed
 from app.need_domains.models import NeedDomain
 from app.needs.models import NeedsProfile, ProfileNeed
 from app.needs.vocabulary import FundingSource
@@ -635,9 +636,9 @@ class Generator:
             "url": None,
             # The classifier's Study names the record's study columns; its sets become lists.
             **{
-                name: sorted(value) if isinstance(value, frozenset) else value
-                for name, value in vars(study).items()
-                if name != "findings"
+                column.name: _column_value(getattr(study, column.name))
+                for column in fields(study)
+                if column.name != "findings"
             },
         }
         decided = status is not EvidenceStatus.SUBMITTED
@@ -783,6 +784,10 @@ def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield rows[start : start + BATCH]
 
 
+def _column_value(value: Any) -> Any:
+    return sorted(value) if isinstance(value, frozenset) else value
+
+
 def _copy_value(value: Any) -> Any:
     """A value as COPY's text format wants it, done here because COPY bypasses column types."""
     if isinstance(value, StrEnum):
@@ -857,8 +862,12 @@ async def generate(
     generator.engagements(plans)
 
     tables = generator.rows.tables
+    if (await session.connection()).dialect.name == "postgresql":
+        # One mark per partner at the end, not one per row from the triggers (migration 0006).
+        await session.execute(text("SET LOCAL registry.bulk_load = 'on'"))
     for model in INSERT_ORDER:
         await _insert(session, model, tables[model])
+    await mark_every_partner_changed(session)
     counts = {model.__tablename__: len(tables[model]) for model in INSERT_ORDER}
     fixtures = await _bench_fixtures(session, settings, generator, plans)
     await record(

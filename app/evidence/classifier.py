@@ -112,7 +112,8 @@ class Finding:
     subgroup: bool = False
 
 
-@dataclass(frozen=True)
+# Slots: the match index holds tens of thousands of studies in every worker.
+@dataclass(frozen=True, slots=True)
 class Study:
     design: Design
     standards_rating: StandardsRating
@@ -478,23 +479,36 @@ def _describe(values: frozenset[str]) -> str:
     return ", ".join(sorted(values)) or "not reported"
 
 
+def context_overlap(study: Study, context: DistrictContext) -> tuple[bool, bool]:
+    """Whether the study's population and its setting overlap the district's."""
+    population = bool(
+        study.grade_bands & context.grade_bands or study.student_groups & context.student_groups
+    )
+    return population, bool(study.locales & context.locales)
+
+
+def tier_here(tier: Tier, population: bool, setting: bool) -> Tier:
+    """The tier a finding counts as where its population and setting do or do not match.
+
+    Tiers 1 and 2 claim that a result carries over to other schools, which only a study of a
+    similar population in a similar setting supports; tiers 3 and 4 claim nothing of the sort.
+    """
+    if tier > Tier.MODERATE:
+        return tier
+    if population and setting:
+        return tier
+    return max(tier, Tier.MODERATE if population or setting else Tier.PROMISING)
+
+
 def tier_in_context(
     study: Study, tier: Tier | None, context: DistrictContext
 ) -> tuple[Tier | None, tuple[Reason, ...]]:
     """The tier a finding counts as for a district, with the reasons it was lowered."""
-    if tier is None or tier > Tier.MODERATE:
+    if tier is None:
         return tier, ()
-    population = bool(
-        study.grade_bands & context.grade_bands or study.student_groups & context.student_groups
-    )
-    setting = bool(study.locales & context.locales)
-    if population and setting:
-        reachable = Tier.STRONG
-    elif population or setting:
-        reachable = Tier.MODERATE
-    else:
-        reachable = Tier.PROMISING
-    if reachable <= tier:
+    population, setting = context_overlap(study, context)
+    reachable = tier_here(tier, population, setting)
+    if reachable == tier:
         return tier, ()
     reasons = []
     if not population:

@@ -23,7 +23,7 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses=problem_responses(503))
 async def readyz(request: Request) -> Health | JSONResponse:
-    """The database answers and its schema is at the migrations' head."""
+    """The database answers, its schema is at the migrations' head, and matches are warm."""
     database: Database = request.app.state.database
     try:
         async with database.engine.connect() as connection:
@@ -32,6 +32,8 @@ async def readyz(request: Request) -> Health | JSONResponse:
         return _unready("The database is unreachable or not migrated.")
     if current != head_revision():
         return _unready("The database schema is behind; run `registry migrate`.")
+    if request.app.state.match_index.warming:
+        return _unready("The match index is loading.")
     return Health(status="ready")
 
 

@@ -71,13 +71,15 @@ every candidate. The outcome is a function of the inputs alone, whatever the can
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from enum import StrEnum
 from functools import cached_property
+from operator import attrgetter
+from typing import NamedTuple
 
 from app.core.vocabulary import DeliveryMode
-from app.evidence.classifier import DistrictContext, Study, Tier, tier_in_context
+from app.evidence.classifier import DistrictContext, Study, Tier, context_overlap, tier_here
 from app.needs.vocabulary import FundingSource
 
 UNKNOWN_SCORE = 0.5
@@ -114,7 +116,7 @@ class Weights:
             raise ValueError(f"weights must sum to 1, not {sum(values)}")
 
     def as_tuple(self) -> tuple[float, ...]:
-        return astuple(self)
+        return _component_values(self)
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ class NeedsQuery:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Support:
     """One accepted finding's tier in a need domain, with the study it came from.
 
@@ -198,6 +200,14 @@ class Candidate:
     track_record: float | None
     supports: tuple[Support, ...] = ()
 
+    # Cached on the instance: an in-memory index keeps candidates between matches.
+    @cached_property
+    def supports_by_domain(self) -> dict[str, tuple[Support, ...]]:
+        grouped: dict[str, list[Support]] = {}
+        for support in self.supports:
+            grouped.setdefault(support.need_domain, []).append(support)
+        return {domain: tuple(supports) for domain, supports in grouped.items()}
+
     def __post_init__(self) -> None:
         for name in ("due_diligence", "track_record"):
             value = getattr(self, name)
@@ -215,7 +225,12 @@ class Components:
     context_fit: float
 
     def as_tuple(self) -> tuple[float, ...]:
-        return astuple(self)
+        return _component_values(self)
+
+
+# Weights and components share their names; `dataclasses.astuple` deep-copies, which the
+# screening of thousands of candidates per match cannot afford.
+_component_values = attrgetter(*(field.name for field in fields(Components)))
 
 
 @dataclass(frozen=True)
@@ -267,68 +282,132 @@ def _strength(tier: Tier | None) -> float:
     return 0.0 if tier is None else (5 - tier) / 4
 
 
-def _overlap(study: Study, context: DistrictContext) -> float:
-    population = bool(
-        study.grade_bands & context.grade_bands or study.student_groups & context.student_groups
-    )
-    setting = bool(study.locales & context.locales)
-    return (population + setting) / 2
-
-
 def _describe_tier(tier: Tier | None) -> str:
     return "no accepted evidence" if tier is None else f"tier {int(tier)}"
 
 
-def _need_results(query: NeedsQuery, candidate: Candidate) -> tuple[tuple[NeedResult, ...], float]:
-    """Each requested need's evidence in the district's context, and the mean study overlap."""
-    context = query.context
+class _NeedFit(NamedTuple):
+    """What a need contributes to the score: the rest of `NeedResult` only explains it."""
+
+    priority: int
+    served: bool
+    tier: Tier | None  # the best in the district's context
+    overlap: float  # the best study overlap
+
+
+def _in_context(support: Support, context: DistrictContext) -> tuple[Tier, float]:
+    population, setting = context_overlap(support.study, context)
+    return tier_here(support.tier, population, setting), (population + setting) / 2
+
+
+def _need_fit(query: NeedsQuery, candidate: Candidate, need: NeedRequest) -> _NeedFit:
+    if need.need_domain not in candidate.need_domains:
+        return _NeedFit(need.priority, served=False, tier=None, overlap=0.0)
+    best: Tier | None = None
+    overlap = 0.0
+    for support in candidate.supports_by_domain.get(need.need_domain, ()):
+        tier, support_overlap = _in_context(support, query.context)
+        if best is None or tier < best:
+            best = tier
+        overlap = max(overlap, support_overlap)
+    return _NeedFit(need.priority, served=True, tier=best, overlap=overlap)
+
+
+def _covered(fit: _NeedFit, required: Tier) -> bool:
+    return fit.tier is not None and fit.tier <= required
+
+
+def _components(query: NeedsQuery, candidate: Candidate, fits: Sequence[_NeedFit]) -> Components:
     required = query.required_tier
-    by_domain: dict[str, list[Support]] = {}
-    for support in candidate.supports:
-        by_domain.setdefault(support.need_domain, []).append(support)
-    results = []
-    overlap_total = 0.0
-    for need in query.needs:
-        served = need.need_domain in candidate.need_domains
-        supports = by_domain.get(need.need_domain, []) if served else []
-        in_context = [
-            (tier_in_context(s.study, s.tier, context)[0], s.evidence_id) for s in supports
-        ]
-        best = min((tier for tier, _id in in_context if tier is not None), default=None)
-        results.append(
-            NeedResult(
-                need_domain=need.need_domain,
-                priority=need.priority,
-                required_tier=required,
-                served=served,
-                covered=best is not None and best <= required,
-                tier=best,
-                context_free_tier=min((s.tier for s in supports), default=None),
-                evidence_ids=tuple(sorted(id_ for tier, id_ in in_context if tier == best)),
-            )
-        )
-        overlap_total += max((_overlap(s.study, context) for s in supports), default=0.0)
-    return tuple(results), overlap_total / len(query.needs)
-
-
-def _components(
-    query: NeedsQuery, candidate: Candidate, needs: Sequence[NeedResult], study_fit: float
-) -> Components:
-    total_priority = sum(need.priority for need in needs)
-    covered_priority = sum(need.priority for need in needs if need.covered)
+    total_priority = sum(fit.priority for fit in fits)
+    covered_priority = sum(fit.priority for fit in fits if _covered(fit, required))
     capacity_left = (
         min(1.0, max(0.0, (candidate.capacity - candidate.active_engagements) / candidate.capacity))
         if candidate.capacity > 0
         else 0.0
     )
     locale_fit = 1.0 if query.locale in candidate.locales else 0.0
+    study_fit = sum(fit.overlap for fit in fits) / len(fits)
     return Components(
         need_coverage=covered_priority / total_priority,
-        evidence=sum(_strength(need.tier) for need in needs) / len(needs),
+        evidence=sum(_strength(fit.tier) for fit in fits) / len(fits),
         due_diligence=UNKNOWN_SCORE if candidate.due_diligence is None else candidate.due_diligence,
         track_record=UNKNOWN_SCORE if candidate.track_record is None else candidate.track_record,
         capacity=capacity_left,
         context_fit=(locale_fit + study_fit) / 2,
+    )
+
+
+def _score(weights: Weights, components: Components) -> float:
+    weighted = sum(
+        weight * value
+        for weight, value in zip(weights.as_tuple(), components.as_tuple(), strict=True)
+    )
+    return round(min(1.0, max(0.0, weighted)), SCORE_DIGITS)
+
+
+def _exclusion_codes(
+    query: NeedsQuery, candidate: Candidate, fits: Sequence[_NeedFit]
+) -> tuple[ExclusionCode, ...]:
+    required = query.required_tier
+    virtual = query.accepts_virtual and DeliveryMode.VIRTUAL in candidate.delivery_modes
+    failed = (
+        (ExclusionCode.DESIGNATION_INACTIVE, not candidate.designated),
+        (ExclusionCode.REGION_NOT_SERVED, query.region not in candidate.regions and not virtual),
+        (ExclusionCode.GRADE_BAND_NOT_SERVED, not query.grade_bands <= candidate.grade_bands),
+        (ExclusionCode.NEED_NOT_SERVED, not any(fit.served for fit in fits)),
+        (
+            ExclusionCode.EVIDENCE_BELOW_MINIMUM,
+            not any(_covered(fit, required) for fit in fits),
+        ),
+        (ExclusionCode.AT_CAPACITY, candidate.active_engagements >= candidate.capacity),
+        (ExclusionCode.OVER_BUDGET, candidate.cost_min > query.budget),
+        (
+            ExclusionCode.DELIVERY_MODE_MISMATCH,
+            bool(query.delivery_modes) and not query.delivery_modes & candidate.delivery_modes,
+        ),
+    )
+    return tuple(code for code, fails in failed if fails)
+
+
+class _Screened(NamedTuple):
+    """A candidate's score and exclusions, without the explanations `evaluate` adds."""
+
+    candidate: Candidate
+    score: float
+    codes: tuple[ExclusionCode, ...]
+
+    @property
+    def sort_key(self) -> tuple[float, str, str]:
+        return (-self.score, self.candidate.name, str(self.candidate.partner_id))
+
+
+def _screen(query: NeedsQuery, candidate: Candidate, weights: Weights) -> _Screened:
+    fits = [_need_fit(query, candidate, need) for need in query.needs]
+    score = _score(weights, _components(query, candidate, fits))
+    return _Screened(candidate, score, _exclusion_codes(query, candidate, fits))
+
+
+def _need_result(query: NeedsQuery, candidate: Candidate, need: NeedRequest) -> NeedResult:
+    fit = _need_fit(query, candidate, need)
+    supports = candidate.supports_by_domain.get(need.need_domain, ()) if fit.served else ()
+    return NeedResult(
+        need_domain=need.need_domain,
+        priority=need.priority,
+        required_tier=query.required_tier,
+        served=fit.served,
+        covered=_covered(fit, query.required_tier),
+        tier=fit.tier,
+        context_free_tier=min((support.tier for support in supports), default=None),
+        evidence_ids=tuple(
+            sorted(
+                {
+                    support.evidence_id
+                    for support in supports
+                    if _in_context(support, query.context)[0] == fit.tier
+                }
+            )
+        ),
     )
 
 
@@ -338,93 +417,63 @@ def _describe_need(need: NeedResult) -> str:
     return f"{need.need_domain}: {_describe_tier(need.tier)} in this district's context"
 
 
-def _exclusions(
-    query: NeedsQuery, candidate: Candidate, needs: Sequence[NeedResult]
-) -> tuple[Exclusion, ...]:
-    found: list[Exclusion] = []
-    if not candidate.designated:
-        found.append(
-            Exclusion(
-                ExclusionCode.DESIGNATION_INACTIVE,
-                f"The partner is not designated on {query.as_of.isoformat()}.",
-            )
-        )
-    virtual = query.accepts_virtual and DeliveryMode.VIRTUAL in candidate.delivery_modes
-    if query.region not in candidate.regions and not virtual:
-        found.append(
-            Exclusion(
-                ExclusionCode.REGION_NOT_SERVED,
+def _explain(
+    code: ExclusionCode, query: NeedsQuery, candidate: Candidate, needs: Sequence[NeedResult]
+) -> str:
+    match code:
+        case ExclusionCode.DESIGNATION_INACTIVE:
+            return f"The partner is not designated on {query.as_of.isoformat()}."
+        case ExclusionCode.REGION_NOT_SERVED:
+            return (
                 f"The partner does not serve region {query.region!r} and cannot deliver "
-                "virtually to this district.",
+                "virtually to this district."
             )
-        )
-    missing_bands = sorted(query.grade_bands - candidate.grade_bands)
-    if missing_bands:
-        found.append(
-            Exclusion(
-                ExclusionCode.GRADE_BAND_NOT_SERVED,
-                f"The partner does not serve grade band(s) {', '.join(missing_bands)}.",
-            )
-        )
-    if not any(need.served for need in needs):
-        found.append(
-            Exclusion(
-                ExclusionCode.NEED_NOT_SERVED,
+        case ExclusionCode.GRADE_BAND_NOT_SERVED:
+            missing = ", ".join(sorted(query.grade_bands - candidate.grade_bands))
+            return f"The partner does not serve grade band(s) {missing}."
+        case ExclusionCode.NEED_NOT_SERVED:
+            return (
                 "The partner serves none of the requested needs "
-                f"({', '.join(need.need_domain for need in needs)}).",
+                f"({', '.join(need.need_domain for need in needs)})."
             )
-        )
-    if not any(need.covered for need in needs):
-        gaps = "; ".join(_describe_need(need) for need in needs)
-        found.append(
-            Exclusion(
-                ExclusionCode.EVIDENCE_BELOW_MINIMUM,
+        case ExclusionCode.EVIDENCE_BELOW_MINIMUM:
+            gaps = "; ".join(_describe_need(need) for need in needs)
+            return (
                 f"Tier {int(query.required_tier)} or stronger, in this district's context, is "
-                f"required for at least one requested need ({gaps}).",
+                f"required for at least one requested need ({gaps})."
             )
-        )
-    if candidate.active_engagements >= candidate.capacity:
-        found.append(
-            Exclusion(
-                ExclusionCode.AT_CAPACITY,
+        case ExclusionCode.AT_CAPACITY:
+            return (
                 f"The partner has {candidate.active_engagements} active engagement(s) and "
-                f"capacity for {candidate.capacity}.",
+                f"capacity for {candidate.capacity}."
             )
-        )
-    if candidate.cost_min > query.budget:
-        found.append(
-            Exclusion(
-                ExclusionCode.OVER_BUDGET,
+        case ExclusionCode.OVER_BUDGET:
+            return (
                 f"The partner's lowest cost, {candidate.cost_min} USD per school year, exceeds "
-                f"the budget of {query.budget} USD.",
+                f"the budget of {query.budget} USD."
             )
-        )
-    if query.delivery_modes and not query.delivery_modes & candidate.delivery_modes:
-        found.append(
-            Exclusion(
-                ExclusionCode.DELIVERY_MODE_MISMATCH,
-                f"The partner offers none of the delivery modes asked for "
-                f"({', '.join(sorted(query.delivery_modes))}).",
+        case ExclusionCode.DELIVERY_MODE_MISMATCH:
+            return (
+                "The partner offers none of the delivery modes asked for "
+                f"({', '.join(sorted(query.delivery_modes))})."
             )
-        )
-    return tuple(found)
 
 
 def evaluate(query: NeedsQuery, candidate: Candidate, weights: Weights) -> Evaluation:
-    """One candidate's score, components, evidence per need and exclusions."""
-    needs, study_fit = _need_results(query, candidate)
-    components = _components(query, candidate, needs, study_fit)
-    weighted = sum(
-        weight * value
-        for weight, value in zip(weights.as_tuple(), components.as_tuple(), strict=True)
-    )
+    """One candidate's score, components, evidence per need and exclusions, explained."""
+    fits = [_need_fit(query, candidate, need) for need in query.needs]
+    components = _components(query, candidate, fits)
+    needs = tuple(_need_result(query, candidate, need) for need in query.needs)
     return Evaluation(
         partner_id=candidate.partner_id,
         name=candidate.name,
-        score=round(min(1.0, max(0.0, weighted)), SCORE_DIGITS),
+        score=_score(weights, components),
         components=Components(*(round(value, SCORE_DIGITS) for value in components.as_tuple())),
         needs=needs,
-        exclusions=_exclusions(query, candidate, needs),
+        exclusions=tuple(
+            Exclusion(code, _explain(code, query, candidate, needs))
+            for code in _exclusion_codes(query, candidate, fits)
+        ),
     )
 
 
@@ -434,23 +483,28 @@ def match(
     weights: Weights | None = None,
     limit: int | None = None,
 ) -> MatchOutcome:
-    """Rank the candidates for ``query``; see the module docstring for every rule."""
+    """Rank the candidates for ``query``; see the module docstring for every rule.
+
+    Every candidate is screened (score and exclusion codes, by the same functions `evaluate`
+    uses, so the same floats), and only those that make one of the two lists are explained:
+    with thousands of candidates, the explanations are most of the cost.
+    """
     weights = weights or Weights()
-    evaluations = [evaluate(query, candidate, weights) for candidate in candidates]
-    if len({evaluation.partner_id for evaluation in evaluations}) != len(evaluations):
+    screened = [_screen(query, candidate, weights) for candidate in candidates]
+    if len({entry.candidate.partner_id for entry in screened}) != len(screened):
         raise ValueError("each partner may be a candidate once")
-    evaluations.sort(key=lambda evaluation: evaluation.sort_key)
     counts = dict.fromkeys(ExclusionCode, 0)
-    for evaluation in evaluations:
-        for exclusion in evaluation.exclusions:
-            counts[exclusion.code] += 1
-    ranked = [evaluation for evaluation in evaluations if not evaluation.exclusions]
-    excluded = [evaluation for evaluation in evaluations if evaluation.exclusions]
+    for entry in screened:
+        for code in entry.codes:
+            counts[code] += 1
+    key = attrgetter("sort_key")
+    ranked = sorted((entry for entry in screened if not entry.codes), key=key)[:limit]
+    excluded = sorted((entry for entry in screened if entry.codes), key=key)[:limit]
     return MatchOutcome(
         results=tuple(
-            RankedPartner(rank, evaluation)
-            for rank, evaluation in enumerate(ranked[:limit], start=1)
+            RankedPartner(rank, evaluate(query, entry.candidate, weights))
+            for rank, entry in enumerate(ranked, start=1)
         ),
-        excluded=tuple(excluded[:limit]),
+        excluded=tuple(evaluate(query, entry.candidate, weights) for entry in excluded),
         excluded_counts=counts,
     )

@@ -2,7 +2,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.base import Base, IdMixin, utcnow
@@ -32,3 +32,28 @@ class Match(IdMixin, Base):
     weights: Mapped[dict[str, float]] = mapped_column(JSON)
     # Deferred: lists show the summary columns and never need the (large) body.
     response: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True, deferred_raiseload=True)
+
+
+class PartnerChangeCounter(Base):
+    """One row: the last version handed to a partner change (see `PartnerChange`)."""
+
+    __tablename__ = "partner_change_counter"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
+class PartnerChange(Base):
+    """The last change to anything a match reads about a partner, in commit order.
+
+    Written only by the triggers of migration 0006, never by the application: whatever the
+    write path, a committed change to a partner, its facets, evidence, reviews or engagements
+    shows up here before anyone can read it.
+    """
+
+    __tablename__ = "partner_changes"
+    __table_args__ = (Index("ix_partner_changes_version", "version"),)
+
+    partner_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)

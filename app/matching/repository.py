@@ -1,20 +1,11 @@
-"""The matching queries: the candidate loader and the stored matches, scoped to the caller.
+"""The matching queries: what the match index loads, its change feed, and stored matches.
 
-The loader answers one match in a fixed handful of set-based queries, whatever the number of
-partners, and narrows in SQL before it loads anything per partner:
-
-1. one aggregate over the partners districts may see, counting those that a match rules out
-   before any detail matters: not designated on as_of (`designation_inactive`), out of the
-   district's region without virtual delivery (`region_not_served`), and serving none of the
-   requested needs (`need_not_served`, which also means `evidence_below_minimum`). These
-   partners are counted, not loaded: none of them can rank, and a near miss is one that
-   failed on a detail, not on the basics. Each counts under that first reason only.
-2. the remaining candidates' rows, then in one query each: the facet values the query can
-   test, their accepted findings in the requested need domains, active engagements, and the
-   latest approving review with its scores. Every one of them filters by the candidate
-   subquery, which reads the indexes on partner_facets(facet, value, partner_id),
-   partners(status), evidence(partner_id, ...), evidence_findings(evidence_id, ...),
-   engagements(partner_id, status) and reviews(partner_id).
+The index (`app.matching.index`) holds every partner districts may see, as the engine's
+`Candidate`s, and reloads the partners that `partner_changes` says have changed. A load, of
+all partners or of a few, is a fixed handful of set-based queries filtered by one partner-id
+subquery: the partners' rows, their facets, their accepted findings (one `Support` per record
+and need domain, at its strongest accepted tier), their active engagements, and the latest
+approving review with its scores.
 
 Track record is not measured yet (engagement check-ins are to come): every candidate's is
 None, which the engine scores as unknown (0.5).
@@ -22,29 +13,43 @@ None, which the engine scores as unknown (0.5).
 
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
 from app.auth.principal import Principal
-from app.core.vocabulary import DeliveryMode
 from app.engagements.lifecycle import EngagementStatus
 from app.engagements.models import Engagement
 from app.evidence.classifier import Study, Tier
 from app.evidence.models import Evidence, EvidenceFinding, EvidenceStatus
-from app.matching.engine import Candidate, ExclusionCode, NeedsQuery, Support
-from app.matching.models import Match
+from app.matching.engine import Candidate, Support
+from app.matching.models import Match, PartnerChange, PartnerChangeCounter
 from app.partners import repository as partners
-from app.partners.models import Facet, Partner, PartnerEvidenceTier, PartnerFacet
+from app.partners.lifecycle import PartnerStatus
+from app.partners.models import Facet, Partner, PartnerEvidenceTier, PartnerFacet, designated
 from app.reviews.models import Decision, Review, ReviewDecision, Rubric, Score, ScoreSheet
 from app.reviews.scoring import Criterion, summarise
 
 APPROVING = (Decision.APPROVE, Decision.APPROVE_WITH_CONDITIONS)
+STREAM_BATCH = 5000
 
 
 def _scope(principal: Principal) -> ColumnElement[bool]:
@@ -68,84 +73,69 @@ async def get(session: AsyncSession, principal: Principal, match_id: uuid.UUID) 
 
 
 @dataclass(frozen=True)
-class Loaded:
-    candidates: list[Candidate]
-    # Partners ruled out in SQL, by the reason that ruled them out.
-    counted: dict[ExclusionCode, int]
+class IndexedPartner:
+    """A partner as the match index holds it: its designation, and the engine's candidate."""
+
+    status: PartnerStatus
+    approved_at: datetime | None
+    expires_at: datetime | None
+    # Built as designated: the index hands it to the engine only when it is, on as_of.
+    candidate: Candidate
+
+    def designated_on(self, moment: datetime) -> bool:
+        return designated(self.status, self.approved_at, self.expires_at, moment)
 
 
-def _requested(query: NeedsQuery) -> list[str]:
-    return [need.need_domain for need in query.needs]
+async def change_version(session: AsyncSession) -> int:
+    return int(await session.scalar(select(PartnerChangeCounter.version)) or 0)
 
 
-def _reachable(query: NeedsQuery) -> ColumnElement[bool]:
-    in_region = partners.has_any_facet(Facet.REGION, [query.region])
-    if not query.accepts_virtual:
-        return in_region
-    return or_(in_region, partners.has_any_facet(Facet.DELIVERY_MODE, [DeliveryMode.VIRTUAL]))
-
-
-async def _count_ruled_out(
-    session: AsyncSession, query: NeedsQuery, moment: datetime
-) -> dict[ExclusionCode, int]:
-    designated = partners.designation_active(moment)
-    reachable = and_(designated, _reachable(query))
-    serving = and_(reachable, partners.has_any_facet(Facet.NEED_DOMAIN, _requested(query)))
-    # Nested sets counted by difference: NOT over a NULL expiry would count nothing.
-    row = (
-        await session.execute(
-            select(
-                func.count(),
-                func.count().filter(designated),
-                func.count().filter(reachable),
-                func.count().filter(serving),
-            ).where(partners.district_visible())
+async def changes_since(session: AsyncSession, version: int) -> dict[uuid.UUID, int]:
+    rows = await session.execute(
+        select(PartnerChange.partner_id, PartnerChange.version).where(
+            PartnerChange.version > version
         )
-    ).one()
-    total, n_designated, n_reachable, n_serving = (int(value) for value in row)
-    return {
-        ExclusionCode.DESIGNATION_INACTIVE: total - n_designated,
-        ExclusionCode.REGION_NOT_SERVED: n_designated - n_reachable,
-        ExclusionCode.NEED_NOT_SERVED: n_reachable - n_serving,
-        ExclusionCode.EVIDENCE_BELOW_MINIMUM: n_reachable - n_serving,
-    }
-
-
-def _candidate_ids(query: NeedsQuery, moment: datetime) -> Select[uuid.UUID]:
-    return select(Partner.id).where(
-        partners.district_visible(),
-        partners.designation_active(moment),
-        _reachable(query),
-        partners.has_any_facet(Facet.NEED_DOMAIN, _requested(query)),
     )
+    return {partner_id: changed for partner_id, changed in rows}  # noqa: C416 (Row objects)
+
+
+async def mark_every_partner_changed(session: AsyncSession) -> None:
+    """For a bulk load that bypassed the triggers: every index reloads every partner."""
+    version = await session.scalar(
+        update(PartnerChangeCounter)
+        .values(version=PartnerChangeCounter.version + 1)
+        .returning(PartnerChangeCounter.version)
+    )
+    await session.execute(delete(PartnerChange))
+    await session.execute(
+        insert(PartnerChange).from_select(
+            ["partner_id", "version"], select(Partner.id, literal(version, BigInteger))
+        )
+    )
+
+
+class _Interned:
+    """One frozenset per distinct value set: thousands of partners share a few hundred."""
+
+    def __init__(self) -> None:
+        self._sets: dict[frozenset[str], frozenset[str]] = {}
+
+    def __call__(self, values: Iterable[str]) -> frozenset[str]:
+        found = frozenset(values)
+        return self._sets.setdefault(found, found)
 
 
 async def _facets(
-    session: AsyncSession, query: NeedsQuery, ids: Select[uuid.UUID]
-) -> dict[uuid.UUID, dict[Facet, set[str]]]:
-    """Only the values the engine can test: its answers are the same, the rows far fewer."""
-    testable: dict[Facet, Collection[str]] = {
-        Facet.NEED_DOMAIN: _requested(query),
-        Facet.REGION: [query.region],
-        Facet.LOCALE: [query.locale],
-        Facet.GRADE_BAND: query.grade_bands,
-        Facet.DELIVERY_MODE: query.delivery_modes | {DeliveryMode.VIRTUAL},
-    }
-    rows = await session.execute(
-        select(PartnerFacet.partner_id, PartnerFacet.facet, PartnerFacet.value).where(
-            PartnerFacet.partner_id.in_(ids),
-            or_(
-                *(
-                    and_(PartnerFacet.facet == facet, PartnerFacet.value.in_(values))
-                    for facet, values in testable.items()
-                    if values
-                )
-            ),
-        )
+    session: AsyncSession, ids: Select[uuid.UUID]
+) -> dict[uuid.UUID, dict[Facet, list[str]]]:
+    rows = await session.stream(
+        select(PartnerFacet.partner_id, PartnerFacet.facet, PartnerFacet.value)
+        .where(PartnerFacet.partner_id.in_(ids))
+        .execution_options(yield_per=STREAM_BATCH)
     )
-    found: dict[uuid.UUID, dict[Facet, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for partner_id, facet, value in rows:
-        found[partner_id][facet].add(value)
+    found: dict[uuid.UUID, dict[Facet, list[str]]] = defaultdict(lambda: defaultdict(list))
+    async for partner_id, facet, value in rows:
+        found[partner_id][facet].append(value)
     return found
 
 
@@ -163,9 +153,17 @@ def accepted_tier(finding: int, computed: int | None, final: int | None, domain:
 
 
 async def _supports(
-    session: AsyncSession, query: NeedsQuery, ids: Select[uuid.UUID]
+    session: AsyncSession, ids: Select[uuid.UUID], interned: _Interned
 ) -> dict[uuid.UUID, list[Support]]:
-    rows = await session.execute(
+    """One support per accepted record and need domain, at its strongest accepted tier.
+
+    A record's findings share one study, so its in-context tier in a domain is the in-context
+    tier of its strongest finding there (`tier_here` never ranks a weaker tier above a stronger
+    one), and its overlap is the study's: the engine's answers are those of every finding.
+    """
+    # Streamed: at national scale the findings are 150,000 rows, and holding them all at once
+    # would double a worker's memory for good (freed memory mostly stays with the process).
+    rows = await session.stream(
         select(
             Evidence.partner_id,
             Evidence.id,
@@ -197,23 +195,28 @@ async def _supports(
         .where(
             Evidence.partner_id.in_(ids),
             Evidence.status == EvidenceStatus.ACCEPTED,
-            EvidenceFinding.need_domain.in_(_requested(query)),
             EvidenceFinding.tier.is_not(None),
             # A subgroup's result speaks for part of a sample, not for the practice.
             EvidenceFinding.subgroup.is_(False),
         )
+        .execution_options(yield_per=STREAM_BATCH)
     )
     studies: dict[uuid.UUID, Study] = {}
-    found: dict[uuid.UUID, list[Support]] = defaultdict(list)
-    for partner_id, evidence_id, domain, tier, computed, final, domain_tier, *study in rows:
+    strongest: dict[tuple[uuid.UUID, uuid.UUID, str], Tier] = {}
+    async for partner_id, evidence_id, domain, tier, computed, final, domain_tier, *study in rows:
         assert tier is not None, "the query keeps tiered findings only"
         if evidence_id not in studies:
-            studies[evidence_id] = _study(*study)
+            studies[evidence_id] = _study(interned, *study)
+        key = (partner_id, evidence_id, domain)
+        accepted = accepted_tier(tier, computed, final, domain_tier)
+        strongest[key] = min(accepted, strongest.get(key, accepted))
+    found: dict[uuid.UUID, list[Support]] = defaultdict(list)
+    for (partner_id, evidence_id, domain), tier in strongest.items():
         found[partner_id].append(
             Support(
                 need_domain=domain,
                 evidence_id=str(evidence_id),
-                tier=accepted_tier(tier, computed, final, domain_tier),
+                tier=tier,
                 study=studies[evidence_id],
             )
         )
@@ -221,6 +224,7 @@ async def _supports(
 
 
 def _study(
+    interned: _Interned,
     design: Any,
     standards_rating: Any,
     controls: bool,
@@ -240,9 +244,9 @@ def _study(
         controls_for_selection_bias=controls,
         sample_size=sample_size,
         site_count=site_count,
-        grade_bands=frozenset(grade_bands),
-        locales=frozenset(locales),
-        student_groups=frozenset(student_groups),
+        grade_bands=interned(grade_bands),
+        locales=interned(locales),
+        student_groups=interned(student_groups),
         has_logic_model=has_logic_model,
         research_basis=research_basis,
         ongoing_evaluation=ongoing_evaluation,
@@ -262,7 +266,11 @@ async def _active_engagements(
 
 
 async def _due_diligence(session: AsyncSession, ids: Select[uuid.UUID]) -> dict[uuid.UUID, float]:
-    """The overall score of each candidate's latest approving review (see reviews.scoring)."""
+    """The overall score of each partner's latest approving review (see reviews.scoring).
+
+    The scores stream in review order and each review is summarised as soon as its last score
+    has passed: at national scale they are 200,000 rows.
+    """
     ranked = (
         select(
             Review.id,
@@ -279,91 +287,111 @@ async def _due_diligence(session: AsyncSession, ids: Select[uuid.UUID]) -> dict[
         .where(Review.partner_id.in_(ids), ReviewDecision.decision.in_(APPROVING))
         .subquery()
     )
-    latest = await session.execute(
-        select(
-            ranked.c.id, ranked.c.partner_id, Rubric.criteria, Rubric.scale_min, Rubric.scale_max
-        )
-        .join(Rubric, Rubric.id == ranked.c.rubric_id)
-        .where(ranked.c.position == 1)
-    )
-    reviews = {review_id: rest for review_id, *rest in latest}
-    if not reviews:
-        return {}
-    sheets: dict[uuid.UUID, dict[uuid.UUID, dict[str, int]]] = defaultdict(
-        lambda: defaultdict(dict)
-    )
-    scores = await session.execute(
-        select(ScoreSheet.review_id, ScoreSheet.id, Score.criterion, Score.score)
-        .join(Score, Score.sheet_id == ScoreSheet.id)
-        .where(ScoreSheet.review_id.in_(reviews), ScoreSheet.conflict_declared.is_(False))
-    )
-    for review_id, sheet_id, criterion, score in scores:
-        sheets[review_id][sheet_id][criterion] = score
-    found: dict[uuid.UUID, float] = {}
-    for review_id, (partner_id, criteria, low, high) in reviews.items():
-        summary = summarise(
+    latest = select(ranked).where(ranked.c.position == 1).subquery()
+    rubrics = {
+        rubric_id: (
             [Criterion(row["code"], row["weight"], row["required"]) for row in criteria],
             (low, high),
-            sheets[review_id].values(),
         )
-        if summary.overall is not None:
-            found[partner_id] = summary.overall
+        for rubric_id, criteria, low, high in await session.execute(
+            select(Rubric.id, Rubric.criteria, Rubric.scale_min, Rubric.scale_max).where(
+                Rubric.id.in_(select(latest.c.rubric_id))
+            )
+        )
+    }
+    scores = await session.stream(
+        select(latest.c.partner_id, latest.c.rubric_id, ScoreSheet.id, Score.criterion, Score.score)
+        .join(
+            ScoreSheet,
+            and_(ScoreSheet.review_id == latest.c.id, ScoreSheet.conflict_declared.is_(False)),
+        )
+        .join(Score, Score.sheet_id == ScoreSheet.id)
+        .order_by(latest.c.id, ScoreSheet.id)
+        .execution_options(yield_per=STREAM_BATCH)
+    )
+    found: dict[uuid.UUID, float] = {}
+
+    def summarise_review(
+        partner_id: uuid.UUID, rubric_id: uuid.UUID, sheets: list[dict[str, int]]
+    ) -> None:
+        criteria, scale = rubrics[rubric_id]
+        overall = summarise(criteria, scale, sheets).overall
+        if overall is not None:
+            found[partner_id] = overall
+
+    current: tuple[uuid.UUID, uuid.UUID] | None = None
+    sheets: dict[uuid.UUID, dict[str, int]] = {}
+    async for partner_id, rubric_id, sheet_id, criterion, score in scores:
+        if current is not None and current[0] != partner_id:
+            summarise_review(*current, list(sheets.values()))
+            sheets = {}
+        current = (partner_id, rubric_id)
+        sheets.setdefault(sheet_id, {})[criterion] = score
+    if current is not None:
+        summarise_review(*current, list(sheets.values()))
     return found
 
 
-def _candidate(
-    row: Any,
-    facets: Mapping[Facet, set[str]],
-    supports: list[Support],
-    engagements: int,
-    due_diligence: float | None,
-) -> Candidate:
-    partner_id, name, capacity, cost_min, cost_max = row
-    return Candidate(
-        partner_id=partner_id,
-        name=name,
-        # Loaded only when designated on as_of, renewals of a running term included.
-        designated=True,
-        need_domains=frozenset(facets.get(Facet.NEED_DOMAIN, ())),
-        regions=frozenset(facets.get(Facet.REGION, ())),
-        delivery_modes=frozenset(facets.get(Facet.DELIVERY_MODE, ())),
-        grade_bands=frozenset(facets.get(Facet.GRADE_BAND, ())),
-        locales=frozenset(facets.get(Facet.LOCALE, ())),
-        cost_min=cost_min,
-        cost_max=cost_max,
-        capacity=capacity,
-        active_engagements=engagements,
-        due_diligence=due_diligence,
-        track_record=None,
-        supports=tuple(supports),
-    )
+def _support_order(support: Support) -> tuple[str, str]:
+    return support.need_domain, support.evidence_id
 
 
-async def load_candidates(session: AsyncSession, query: NeedsQuery, moment: datetime) -> Loaded:
-    """Every partner a match considers: the candidates in full, the rest as counts."""
-    counted = await _count_ruled_out(session, query, moment)
-    ids = _candidate_ids(query, moment)
+async def load_partners(
+    session: AsyncSession, only: Collection[uuid.UUID] | None = None
+) -> dict[uuid.UUID, IndexedPartner]:
+    """The partners districts may see (of ``only``, when given), as the match index holds them.
+
+    A partner in ``only`` that is missing from the answer is not, or no longer, visible.
+    """
+    conditions = [partners.district_visible()]
+    if only is not None:
+        conditions.append(Partner.id.in_(only))
+    ids = select(Partner.id).where(*conditions)
     rows = list(
         await session.execute(
             select(
-                Partner.id, Partner.name, Partner.capacity, Partner.cost_min, Partner.cost_max
-            ).where(Partner.id.in_(ids))
+                Partner.id,
+                Partner.name,
+                Partner.status,
+                Partner.approved_at,
+                Partner.expires_at,
+                Partner.capacity,
+                Partner.cost_min,
+                Partner.cost_max,
+            ).where(*conditions)
         )
     )
     if not rows:
-        return Loaded([], counted)
-    facets = await _facets(session, query, ids)
-    supports = await _supports(session, query, ids)
+        return {}
+    interned = _Interned()
+    facets = await _facets(session, ids)
+    supports = await _supports(session, ids, interned)
     engagements = await _active_engagements(session, ids)
     due_diligence = await _due_diligence(session, ids)
-    candidates = [
-        _candidate(
-            row,
-            facets.get(row[0], {}),
-            supports.get(row[0], []),
-            engagements.get(row[0], 0),
-            due_diligence.get(row[0]),
+    loaded = {}
+    for partner_id, name, status, approved_at, expires_at, capacity, cost_min, cost_max in rows:
+        values = facets.get(partner_id, {})
+        loaded[partner_id] = IndexedPartner(
+            status=status,
+            approved_at=approved_at,
+            expires_at=expires_at,
+            candidate=Candidate(
+                partner_id=partner_id,
+                name=name,
+                designated=True,
+                need_domains=interned(values.get(Facet.NEED_DOMAIN, ())),
+                regions=interned(values.get(Facet.REGION, ())),
+                delivery_modes=interned(values.get(Facet.DELIVERY_MODE, ())),
+                grade_bands=interned(values.get(Facet.GRADE_BAND, ())),
+                locales=interned(values.get(Facet.LOCALE, ())),
+                cost_min=cost_min,
+                cost_max=cost_max,
+                capacity=capacity,
+                active_engagements=engagements.get(partner_id, 0),
+                due_diligence=due_diligence.get(partner_id),
+                track_record=None,
+                # In a fixed order, so that a partner loaded twice compares equal.
+                supports=tuple(sorted(supports.get(partner_id, ()), key=_support_order)),
+            ),
         )
-        for row in rows
-    ]
-    return Loaded(candidates, counted)
+    return loaded

@@ -9,6 +9,7 @@ from app.core.errors import NotFound, problem_responses
 from app.core.pagination import Cursor, Limit, Page, paginate
 from app.idempotency.service import IdempotencyDep
 from app.matching import repository, service
+from app.matching.index import MatchIndexDep
 from app.matching.models import Match
 from app.matching.schemas import MatchCreate, MatchRead, MatchSummary
 from app.needs.dependencies import StaffOrDistrict
@@ -31,6 +32,7 @@ async def create_match(
     principal: StaffOrDistrict,
     session: SessionDep,
     settings: SettingsDep,
+    index: MatchIndexDep,
     idempotency: IdempotencyDep,
 ) -> Response:
     """Rank the designated partners for a needs profile, with the reasons for every place.
@@ -40,7 +42,7 @@ async def create_match(
     """
 
     async def create() -> tuple[MatchRead, str]:
-        match = await service.create(session, principal, settings, body)
+        match = await service.create(session, principal, settings, index, body)
         return match, f"/v1/matches/{match.id}"
 
     return await idempotency.run(body, create)

@@ -13,7 +13,8 @@ from app.core.config import Settings
 from app.districts import repository as districts
 from app.districts.models import District
 from app.evidence.classifier import Tier
-from app.matching import engine, repository
+from app.matching import engine
+from app.matching.index import MatchIndex
 from app.matching.models import Match
 from app.matching.schemas import MatchCreate, MatchRead
 from app.needs import repository as needs_profiles
@@ -140,7 +141,11 @@ def _response(
 
 
 async def create(
-    session: AsyncSession, actor: Principal, settings: Settings, data: MatchCreate
+    session: AsyncSession,
+    actor: Principal,
+    settings: Settings,
+    index: MatchIndex,
+    data: MatchCreate,
 ) -> MatchRead:
     district, profile = await _profile(session, actor, data)
     moment: datetime = moment_of(data.as_of)
@@ -153,12 +158,10 @@ async def create(
     }
     query = _query(inputs, as_of)
     weights = engine.Weights(**settings.match_weights)
-    loaded = await repository.load_candidates(session, query, moment)
-    outcome = engine.match(query, loaded.candidates, weights, data.limit)
-    counts = {
-        code: outcome.excluded_counts[code] + loaded.counted.get(code, 0)
-        for code in engine.ExclusionCode
-    }
+    await index.refresh(session)
+    shortlisted = index.shortlist(query, moment, weights, data.limit)
+    outcome = engine.match(query, shortlisted.candidates, weights, data.limit)
+    counts = shortlisted.counts
     match = Match(
         id=uuid.uuid4(),
         created_at=utcnow(),

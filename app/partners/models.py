@@ -76,12 +76,22 @@ class Partner(IdMixin, TimestampMixin, VersionedMixin, Base):
         Suspended, withdrawn and denied partners are out whatever their dates say. The same
         rule in SQL is ``partners.repository.designation_active``: change both together.
         """
-        return (
-            self.status in DESIGNATED_STATUSES
-            and self.approved_at is not None
-            and self.expires_at is not None
-            and self.approved_at <= moment < self.expires_at
-        )
+        return designated(self.status, self.approved_at, self.expires_at, moment)
+
+
+def designated(
+    status: PartnerStatus,
+    approved_at: datetime | None,
+    expires_at: datetime | None,
+    moment: datetime,
+) -> bool:
+    """`Partner.designated_on` for a partner held outside the ORM, as the match index does."""
+    return (
+        status in DESIGNATED_STATUSES
+        and approved_at is not None
+        and expires_at is not None
+        and approved_at <= moment < expires_at
+    )
 
 
 class PartnerFacet(Base):

@@ -1,0 +1,131 @@
+"""The match index: every partner districts may see, held in memory by each worker.
+
+A match reads thousands of partners with their facets, evidence, engagements and due
+diligence; loading them per request took seconds. Each worker process keeps them instead, and
+before every match asks the database which partners changed since the version it holds
+(`partner_changes`, written by triggers in the same transaction as the change, in commit
+order; see migration 0006). It reloads those partners before it answers, in the match's own
+transaction, so a match never reads a partner older than the last committed write, whichever
+worker took the write. The question costs one indexed query that usually returns no row.
+"""
+
+import asyncio
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import Database
+from app.matching import repository
+from app.matching.engine import NeedsQuery, Weights
+from app.matching.repository import IndexedPartner
+from app.matching.vector import PartnerArrays, Shortlist, Term, shortlist
+from app.partners.models import DESIGNATED_STATUSES
+
+log = structlog.get_logger()
+
+
+def _term(entry: IndexedPartner) -> Term | None:
+    """The term in which the partner is designated, if it can be at all."""
+    if entry.status not in DESIGNATED_STATUSES:
+        return None
+    if entry.approved_at is None or entry.expires_at is None:
+        return None
+    if entry.approved_at >= entry.expires_at:
+        return None
+    return Term(entry.approved_at, entry.expires_at)
+
+
+class MatchIndex:
+    def __init__(self) -> None:
+        self._version: int | None = None
+        self._lock = asyncio.Lock()
+        self._partners: dict[uuid.UUID, IndexedPartner] = {}
+        # Rebuilt from `_partners` by the first match after a change.
+        self._arrays: PartnerArrays | None = None
+        self._without_term = 0
+        self._warm_up: asyncio.Task[None] | None = None
+
+    @property
+    def version(self) -> int | None:
+        return self._version
+
+    @property
+    def warming(self) -> bool:
+        return self._warm_up is not None and not self._warm_up.done()
+
+    def warm_up(self, database: Database) -> "asyncio.Task[None]":
+        """Load everything before the first match asks: at national scale it takes seconds.
+
+        Until it is done, `/readyz` says not ready. A failure (the database is down, say) is
+        left to the first match to meet again.
+        """
+
+        async def load() -> None:
+            try:
+                async with database.sessions() as session:
+                    await self.refresh(session)
+            except SQLAlchemyError as error:
+                log.warning("match_index_warm_up_failed", error=type(error).__name__)
+
+        self._warm_up = asyncio.create_task(load())
+        return self._warm_up
+
+    async def refresh(self, session: AsyncSession) -> None:
+        """Bring the index up to what ``session`` sees: every change committed before it."""
+        if self._version is None:
+            async with self._lock:
+                if self._version is None:
+                    # The version first: a change committed during the load is loaded again
+                    # next time, where reading it last could skip it.
+                    version = await repository.change_version(session)
+                    loaded = await repository.load_partners(session)
+                    self._apply(loaded, loaded.keys())
+                    self._version = version
+            return
+        if not await repository.changes_since(session, self._version):
+            return
+        async with self._lock:
+            # Another request may have applied some of them while this one waited.
+            changed = await repository.changes_since(session, self._version)
+            if changed:
+                loaded = await repository.load_partners(session, changed.keys())
+                self._apply(loaded, changed.keys())
+                self._version = max(changed.values())
+
+    def _apply(self, loaded: dict[uuid.UUID, IndexedPartner], changed: Iterable[uuid.UUID]) -> None:
+        """Replace the changed partners; one missing from ``loaded`` is no longer visible."""
+        for partner_id in changed:
+            self._partners.pop(partner_id, None)
+            if partner_id in loaded:
+                self._partners[partner_id] = loaded[partner_id]
+        self._arrays = None
+
+    def shortlist(
+        self, query: NeedsQuery, moment: datetime, weights: Weights, limit: int | None
+    ) -> Shortlist:
+        """The candidates that can place for ``query`` on ``moment``, and every exclusion."""
+        if self._arrays is None:
+            with_term = [
+                (entry.candidate, term)
+                for entry in self._partners.values()
+                if (term := _term(entry)) is not None
+            ]
+            self._arrays = PartnerArrays.build(with_term)
+            self._without_term = len(self._partners) - len(with_term)
+        return shortlist(
+            self._arrays, query, moment, weights, limit, without_term=self._without_term
+        )
+
+
+def match_index(request: Request) -> MatchIndex:
+    index: MatchIndex = request.app.state.match_index
+    return index
+
+
+MatchIndexDep = Annotated[MatchIndex, Depends(match_index)]

@@ -1,0 +1,269 @@
+"""The engine's rules over arrays: every partner screened at once, the engine explains a few.
+
+At national scale a match reaches thousands of designated partners, and `engine.match`, one
+candidate at a time, spends tens of milliseconds on them. `PartnerArrays` holds what the rules
+read as columns (one row per partner with a designation term, one per support); `shortlist`
+applies the hard constraints and the score formula of `app.matching.engine` (its docstring has
+every rule) to all rows in a few array operations, counts every exclusion exactly, and keeps
+only the rows that can make one of the two lists. `engine.match` over that shortlist then
+gives the exact scores, order and explanations. Pure: no I/O.
+
+Scores here may differ from the engine's in the last bits (another order of additions, no
+rounding), so the shortlist keeps every row within `SCORE_MARGIN` of the last place;
+exclusions are booleans and integers, so the counts are exact.
+`tests/matching/test_vector_properties.py` pins that the outcome is `engine.match`'s.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+from app.core.vocabulary import DeliveryMode, GradeBand, Locale
+from app.evidence.classifier import Tier
+from app.matching.engine import UNKNOWN_SCORE, Candidate, ExclusionCode, NeedsQuery, Weights
+
+Bools = npt.NDArray[np.bool_]
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+# Rounding to 6 digits moves a score by at most 5e-7; float error is far below that.
+SCORE_MARGIN = 1e-6
+NO_TIER = 5  # weaker than every tier, so never covers a need
+
+
+def _bits(vocabulary: type[GradeBand | Locale | DeliveryMode]) -> dict[str, int]:
+    return {str(value): 1 << position for position, value in enumerate(vocabulary)}
+
+
+GRADE_BITS, LOCALE_BITS, DELIVERY_BITS = _bits(GradeBand), _bits(Locale), _bits(DeliveryMode)
+
+
+def _mask(values: frozenset[str], bits: Mapping[str, int]) -> int:
+    return sum(bits.get(value, 0) for value in values)
+
+
+def _context(query: NeedsQuery) -> tuple[int, int]:
+    """The district's grade bands and locale as bit masks."""
+    return _mask(query.grade_bands, GRADE_BITS), LOCALE_BITS.get(query.locale, 0)
+
+
+def microseconds(moment: datetime) -> int:
+    """A moment as an exact integer: a float of seconds would blur the ends of a term."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+@dataclass(frozen=True)
+class Term:
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class PartnerArrays:
+    candidates: tuple[Candidate, ...]
+    start: Ints
+    end: Ints
+    region_rows: dict[str, Ints]
+    virtual: Bools
+    domain_rows: dict[str, Bools]
+    grade_bits: Ints
+    locale_bits: Ints
+    delivery_bits: Ints
+    capacity: Ints
+    engaged: Ints
+    cost_min: Ints
+    due_diligence: Floats
+    track_record: Floats
+    # One row per support.
+    support_row: Ints
+    support_domain: Ints  # a code from `domain_codes`
+    domain_codes: dict[str, int]
+    support_tier: Ints
+    support_grade_bits: Ints
+    support_locale_bits: Ints
+    support_groups: dict[str, Bools]
+
+    @classmethod
+    def build(cls, partners: Sequence[tuple[Candidate, Term]]) -> "PartnerArrays":
+        candidates = tuple(candidate for candidate, _term in partners)
+        count = len(candidates)
+        region_rows: dict[str, list[int]] = {}
+        domain_rows: dict[str, Bools] = {}
+        for row, candidate in enumerate(candidates):
+            for region in candidate.regions:
+                region_rows.setdefault(region, []).append(row)
+            for domain in candidate.need_domains:
+                domain_rows.setdefault(domain, np.zeros(count, np.bool_))[row] = True
+        supports = [
+            (row, support)
+            for row, candidate in enumerate(candidates)
+            for support in candidate.supports
+        ]
+        domain_codes: dict[str, int] = {}
+        groups: dict[str, Bools] = {}
+        for position, (_row, support) in enumerate(supports):
+            domain_codes.setdefault(support.need_domain, len(domain_codes))
+            for group in support.study.student_groups:
+                groups.setdefault(group, np.zeros(len(supports), np.bool_))[position] = True
+
+        def ints(values: list[int]) -> Ints:
+            return np.array(values, np.int64)
+
+        def unit(values: list[float | None]) -> Floats:
+            return np.array([UNKNOWN_SCORE if v is None else v for v in values], np.float64)
+
+        return cls(
+            candidates=candidates,
+            start=ints([microseconds(term.start) for _c, term in partners]),
+            end=ints([microseconds(term.end) for _c, term in partners]),
+            region_rows={region: ints(rows) for region, rows in region_rows.items()},
+            virtual=np.array(
+                [DeliveryMode.VIRTUAL in c.delivery_modes for c in candidates], np.bool_
+            ),
+            domain_rows=domain_rows,
+            grade_bits=ints([_mask(c.grade_bands, GRADE_BITS) for c in candidates]),
+            locale_bits=ints([_mask(c.locales, LOCALE_BITS) for c in candidates]),
+            delivery_bits=ints([_mask(c.delivery_modes, DELIVERY_BITS) for c in candidates]),
+            capacity=ints([c.capacity for c in candidates]),
+            engaged=ints([c.active_engagements for c in candidates]),
+            cost_min=ints([c.cost_min for c in candidates]),
+            due_diligence=unit([c.due_diligence for c in candidates]),
+            track_record=unit([c.track_record for c in candidates]),
+            support_row=ints([row for row, _s in supports]),
+            support_domain=ints([domain_codes[s.need_domain] for _r, s in supports]),
+            domain_codes=domain_codes,
+            support_tier=ints([int(s.tier) for _r, s in supports]),
+            support_grade_bits=ints([_mask(s.study.grade_bands, GRADE_BITS) for _r, s in supports]),
+            support_locale_bits=ints([_mask(s.study.locales, LOCALE_BITS) for _r, s in supports]),
+            support_groups=groups,
+        )
+
+
+@dataclass(frozen=True)
+class Shortlist:
+    # The candidates that can make the results or the nearest misses.
+    candidates: list[Candidate]
+    # Every exclusion: the basics (designation, region, a served need) by the first that
+    # fails, as one reason each; the rest of the candidates by every reason that applies.
+    counts: dict[ExclusionCode, int]
+
+
+def _best(values: Floats, limit: int | None) -> Bools:
+    """The rows whose score can make the first ``limit`` places."""
+    if limit is None or len(values) <= limit:
+        return np.ones(len(values), np.bool_)
+    last_place = -np.partition(-values, limit - 1)[limit - 1]
+    within: Bools = values >= last_place - SCORE_MARGIN
+    return within
+
+
+def shortlist(
+    arrays: PartnerArrays,
+    query: NeedsQuery,
+    moment: datetime,
+    weights: Weights,
+    limit: int | None,
+    *,
+    without_term: int = 0,
+) -> Shortlist:
+    """Screen every row for ``query`` on ``moment``; ``without_term`` partners, which can
+    never be designated, are only counted."""
+    now = microseconds(moment)
+    designated = (arrays.start <= now) & (now < arrays.end)
+    reach = np.zeros(len(arrays.candidates), np.bool_)
+    if (in_region := arrays.region_rows.get(query.region)) is not None:
+        reach[in_region] = True
+    if query.accepts_virtual:
+        reach |= arrays.virtual
+    reach &= designated
+    served = np.zeros((len(arrays.candidates), len(query.needs)), np.bool_)
+    for position, need in enumerate(query.needs):
+        if (serving := arrays.domain_rows.get(need.need_domain)) is not None:
+            served[:, position] = serving
+    chosen = reach & served.any(axis=1)
+    rows = np.flatnonzero(chosen)
+    n_designated, n_reach, n_chosen = int(designated.sum()), int(reach.sum()), len(rows)
+    counts = dict.fromkeys(ExclusionCode, 0)
+    counts[ExclusionCode.DESIGNATION_INACTIVE] = without_term + len(designated) - n_designated
+    counts[ExclusionCode.REGION_NOT_SERVED] = n_designated - n_reach
+    counts[ExclusionCode.NEED_NOT_SERVED] = n_reach - n_chosen
+    counts[ExclusionCode.EVIDENCE_BELOW_MINIMUM] = n_reach - n_chosen
+    if not n_chosen:
+        return Shortlist([], counts)
+
+    best, overlap = _evidence(arrays, query, chosen, rows, served[rows])
+    grade_mask, locale_mask = _context(query)
+    delivery_mask = _mask(query.delivery_modes, DELIVERY_BITS)
+    priorities = np.array([need.priority for need in query.needs], np.float64)
+    covered = best <= query.required_tier
+    capacity, engaged = arrays.capacity[rows], arrays.engaged[rows]
+    capacity_left = np.where(
+        capacity > 0, np.clip((capacity - engaged) / np.maximum(capacity, 1), 0.0, 1.0), 0.0
+    )
+    locale_fit = (arrays.locale_bits[rows] & locale_mask) != 0
+    components = (
+        (covered * priorities).sum(axis=1) / priorities.sum(),
+        np.where(best < NO_TIER, (5 - best) / 4, 0.0).sum(axis=1) / len(query.needs),
+        arrays.due_diligence[rows],
+        arrays.track_record[rows],
+        capacity_left,
+        (locale_fit + overlap.sum(axis=1) / len(query.needs)) / 2,
+    )
+    score = np.clip(
+        sum(w * c for w, c in zip(weights.as_tuple(), components, strict=True)), 0.0, 1.0
+    )
+    failed = {
+        ExclusionCode.GRADE_BAND_NOT_SERVED: (grade_mask & ~arrays.grade_bits[rows]) != 0,
+        ExclusionCode.EVIDENCE_BELOW_MINIMUM: ~covered.any(axis=1),
+        ExclusionCode.AT_CAPACITY: engaged >= capacity,
+        ExclusionCode.OVER_BUDGET: arrays.cost_min[rows] > query.budget,
+        ExclusionCode.DELIVERY_MODE_MISMATCH: np.full(len(rows), bool(delivery_mask))
+        & ((arrays.delivery_bits[rows] & delivery_mask) == 0),
+    }
+    excluded = np.zeros(len(rows), np.bool_)
+    for code, fails in failed.items():
+        counts[code] += int(fails.sum())
+        excluded |= fails
+    keep = np.zeros(len(rows), np.bool_)
+    keep[~excluded] = _best(score[~excluded], limit)
+    keep[excluded] = _best(score[excluded], limit)
+    return Shortlist([arrays.candidates[row] for row in rows[keep]], counts)
+
+
+def _evidence(
+    arrays: PartnerArrays, query: NeedsQuery, chosen: Bools, rows: Ints, served: Bools
+) -> tuple[Ints, Floats]:
+    """Per chosen row and requested need: the best tier in context and the best overlap."""
+    need_of_code = np.full(len(arrays.domain_codes) + 1, -1, np.int64)
+    for position, requested in enumerate(query.needs):
+        if (code := arrays.domain_codes.get(requested.need_domain)) is not None:
+            need_of_code[code] = position
+    need = need_of_code[arrays.support_domain]
+    picked = (need >= 0) & chosen[arrays.support_row]
+    need = need[picked]
+    at = np.searchsorted(rows, arrays.support_row[picked])
+    tier = arrays.support_tier[picked]
+    grade_mask, locale_mask = _context(query)
+    population = (arrays.support_grade_bits[picked] & grade_mask) != 0
+    for group in query.student_groups:
+        if (members := arrays.support_groups.get(group)) is not None:
+            population |= members[picked]
+    setting = (arrays.support_locale_bits[picked] & locale_mask) != 0
+    # `classifier.tier_here`: tiers 1 and 2 fall to what the study's overlap supports.
+    reachable = np.where(
+        population & setting,
+        Tier.STRONG,
+        np.where(population | setting, Tier.MODERATE, Tier.PROMISING),
+    )
+    here = np.where(tier > Tier.MODERATE, tier, np.maximum(tier, reachable))
+    best = np.full(served.shape, NO_TIER, np.int64)
+    np.minimum.at(best, (at, need), here)
+    overlap = np.zeros(served.shape, np.float64)
+    np.maximum.at(overlap, (at, need), (population.astype(np.float64) + setting) / 2)
+    # A need the partner does not serve has no tier, whatever evidence it holds there.
+    return np.where(served, best, NO_TIER), np.where(served, overlap, 0.0)

@@ -1,0 +1,153 @@
+"""The in-memory match index never answers from data older than the last committed write.
+
+Two app instances on one database stand for two server workers: one takes the writes, the
+other answers the matches from the index it loaded before them.
+"""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.core.base import utcnow
+from app.core.config import Settings
+from app.main import create_app
+from app.matching.engine import Candidate, NeedRequest, NeedsQuery, Weights
+from app.matching.index import MatchIndex
+from app.needs.vocabulary import FundingSource
+from tests.factories import (
+    Actors,
+    create_needs,
+    engagement_payload,
+    force_partner_state,
+    submit_evidence,
+)
+from tests.matching.test_matches_api import _district, _match, _partner, _reasons, _result
+
+
+@pytest.fixture
+async def other_worker(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.8", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield app, client
+    await app.state.database.dispose()
+
+
+async def test_another_worker_sees_every_committed_write(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    actors: Actors,
+    other_worker: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    other_app, other = other_worker
+    district_id, region, user = await _district(app, client, actors.admin)
+    partner_id = await _partner(app, client, actors, region, capacity=1)
+    profile = await create_needs(client, user, district_id)
+    first = await _match(other, user, needs_id=profile["id"])
+    assert _result(first, partner_id) is not None
+    loaded_at = other_app.state.match_index.version
+
+    engaged = await client.post(
+        "/v1/engagements", json=engagement_payload(partner_id, district_id), headers=user.headers
+    )
+    assert engaged.status_code == 201, engaged.text
+    assert "at_capacity" in _reasons(await _match(other, user, needs_id=profile["id"]), partner_id)
+    assert other_app.state.match_index.version > loaded_at
+
+    await force_partner_state(app, partner_id, capacity=5)
+    assert _result(await _match(other, user, needs_id=profile["id"]), partner_id) is not None
+
+    await force_partner_state(app, partner_id, expires_at=utcnow() - timedelta(days=1))
+    gone = await _match(other, user, needs_id=profile["id"])
+    assert _result(gone, partner_id) is None
+    assert partner_id not in {miss["partner_id"] for miss in gone["excluded"]}
+
+
+async def test_new_evidence_reaches_another_workers_matches(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    actors: Actors,
+    other_worker: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    _other_app, other = other_worker
+    district_id, region, user = await _district(app, client, actors.admin)
+    partner_id = await _partner(app, client, actors, region, studies=())
+    profile = await create_needs(client, user, district_id)
+    before = await _match(other, user, needs_id=profile["id"])
+    assert "evidence_below_minimum" in _reasons(before, partner_id)
+
+    evidence = await submit_evidence(client, actors.admin, partner_id)
+    accepted = await client.post(
+        f"/v1/evidence/{evidence['id']}/decision",
+        json={"decision": "accept"},
+        headers=actors.reviewer.headers | {"If-Match": f'"{evidence["version"]}"'},
+    )
+    assert accepted.status_code == 200, accepted.text
+    after = _result(await _match(other, user, needs_id=profile["id"]), partner_id)
+    assert after is not None
+    assert evidence["id"] in after["needs"][0]["evidence_ids"]
+
+
+async def test_an_index_kept_current_equals_one_loaded_afresh(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    actors: Actors,
+    other_worker: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    other_app, other = other_worker
+    district_id, region, user = await _district(app, client, actors.admin)
+    profile = await create_needs(client, user, district_id)
+    await _match(other, user, needs_id=profile["id"])
+    partner_ids = [await _partner(app, client, actors, region, capacity=3) for _ in range(3)]
+    await client.post(
+        "/v1/engagements",
+        json=engagement_payload(partner_ids[0], district_id),
+        headers=user.headers,
+    )
+    await force_partner_state(app, partner_ids[1], status="suspended")
+    await _match(other, user, needs_id=profile["id"])
+
+    query = NeedsQuery(
+        region=region,
+        locale="city",
+        grade_bands=frozenset({"elementary"}),
+        student_groups=frozenset(),
+        needs=(NeedRequest("staffing", 5), NeedRequest("literacy", 2)),
+        funding_source=FundingSource.OTHER,
+        min_evidence_tier=4,
+        budget=60_000,
+        delivery_modes=frozenset(),
+        as_of=utcnow().date(),
+    )
+    fresh = MatchIndex()
+    async with app.state.database.sessions() as session:
+        await fresh.refresh(session)
+    kept = other_app.state.match_index
+    moment = utcnow()
+    kept_list = kept.shortlist(query, moment, Weights(), None)
+    fresh_list = fresh.shortlist(query, moment, Weights(), None)
+    assert kept_list.counts == fresh_list.counts
+
+    def by_partner(candidates: list[Candidate]) -> dict[uuid.UUID, Candidate]:
+        return {candidate.partner_id: candidate for candidate in candidates}
+
+    assert by_partner(kept_list.candidates) == by_partner(fresh_list.candidates)
+    assert {str(c.partner_id) for c in kept_list.candidates} >= {partner_ids[0], partner_ids[2]}
+
+
+async def test_a_worker_loads_its_index_as_it_starts(settings: Settings) -> None:
+    app = create_app(settings)
+    index: MatchIndex = app.state.match_index
+    async with app.router.lifespan_context(app):
+        assert index.warming
+        assert index._warm_up is not None
+        await asyncio.wait_for(asyncio.shield(index._warm_up), timeout=30)
+        assert index.version is not None
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            assert (await client.get("/readyz")).status_code == 200
