@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/registry_test
 
-.PHONY: run install migrate seed serve test lint test-sqlite test-postgres openapi bench clean
+.PHONY: run install migrate seed serve test lint audit test-sqlite test-postgres openapi bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,13 +30,20 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Known vulnerabilities (PyPI's advisories, so it needs the network) in every installed runtime
+# and dev pin. Packages it cannot look up are listed and skipped; AUDIT_FLAGS=--strict fails on them.
+audit: install
+	$(BIN)/pip freeze --exclude-editable > $(VENV)/audit-requirements.txt
+	$(BIN)/pip-audit --requirement $(VENV)/audit-requirements.txt --no-deps --disable-pip \
+		--progress-spinner off $(AUDIT_FLAGS)
+
 test-sqlite: install
 	REGISTRY_TEST_DATABASE=sqlite $(BIN)/pytest
 
 test-postgres: install
 	REGISTRY_TEST_DATABASE=postgresql REGISTRY_TEST_POSTGRES_URL=$(PG_TEST_URL) $(BIN)/pytest
 
-test: lint test-sqlite test-postgres
+test: lint audit test-sqlite test-postgres
 
 # National-scale load test on the local PostgreSQL (its own database, registry_bench); see
 # docs/benchmark.md. Bounded: a few seconds of warm-up and 15 s per endpoint.

@@ -91,7 +91,9 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=True,
+        # No access log (it would carry query strings) and no `server: uvicorn` banner.
         access_log=False,
+        server_header=False,
         log_level="info" if settings.env is Environment.DEVELOPMENT else "warning",
     )
 

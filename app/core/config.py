@@ -1,15 +1,29 @@
 """Settings from the environment (prefix ``REGISTRY_``) and an optional ``.env`` file."""
 
 import math
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
+MIN_SECRET_LENGTH = 32
+# A generated key (`secrets.token_urlsafe(48)`, `openssl rand -hex 32`) has far more; a
+# repeated word or a run of one character has fewer.
+MIN_SECRET_DISTINCT_CHARACTERS = 8
+GENERATE_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+# What TrustedHosts understands: "*" alone, a host name or IPv4 address, "*.example.org"
+# (any subdomain) or a bracketed IPv6 address; never a port, scheme or path.
+HOST_PATTERN = re.compile(r"\*|(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\]", re.IGNORECASE)
+# A browser origin: scheme, host and optional port; never a path, a wildcard or "null".
+ORIGIN_PATTERN = re.compile(
+    r"https?://([a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\])(:[0-9]{1,5})?", re.IGNORECASE
+)
 
 
 class Environment(StrEnum):
@@ -30,8 +44,9 @@ class Settings(BaseSettings):
     )
 
     env: Environment = Environment.DEVELOPMENT
-    database_url: str = "sqlite:///./registry.db"
-    secret_key: str = ""
+    # Kept out of repr(): a PostgreSQL URL may carry a password.
+    database_url: str = Field(default="sqlite:///./registry.db", repr=False)
+    secret_key: SecretStr = SecretStr("")
 
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     token_issuer: str = "partner-registry"
@@ -67,17 +82,58 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)
 
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _host_patterns(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one host, or * for any")
+        for pattern in value:
+            if not HOST_PATTERN.fullmatch(pattern):
+                raise ValueError(
+                    f"{pattern!r} is not a host name, an IP address, *.example.org or *"
+                )
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        origins = [origin.removesuffix("/") for origin in value]
+        if "*" in origins and len(origins) > 1:
+            raise ValueError("* already allows every origin; give it alone or not at all")
+        for origin in origins:
+            if origin != "*" and not ORIGIN_PATTERN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin such as https://district.example.org"
+                )
+        return origins
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
         return async_database_url(value)
 
     @model_validator(mode="after")
-    def _secret_required_in_production(self) -> Self:
-        if self.secret_key and len(self.secret_key) < 32:
-            raise ValueError("REGISTRY_SECRET_KEY must be at least 32 characters long")
-        if not self.secret_key and self.env is Environment.PRODUCTION:
-            raise ValueError("REGISTRY_SECRET_KEY is required when REGISTRY_ENV=production")
+    def _secret_required_outside_development(self) -> Self:
+        secret = self.secret_key.get_secret_value()
+        if self.env is Environment.DEVELOPMENT and not secret:
+            return self  # signing_key falls back to the public development key
+        if not secret:
+            raise ValueError(f"REGISTRY_SECRET_KEY is required when REGISTRY_ENV={self.env}")
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"REGISTRY_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters long"
+            )
+        if self.env is Environment.DEVELOPMENT:
+            return self
+        if secret == DEVELOPMENT_SECRET:
+            raise ValueError(
+                "REGISTRY_SECRET_KEY is the public development key; "
+                f"generate one: {GENERATE_SECRET}"
+            )
+        if len(set(secret)) < MIN_SECRET_DISTINCT_CHARACTERS:
+            raise ValueError(
+                f"REGISTRY_SECRET_KEY is too predictable; generate one: {GENERATE_SECRET}"
+            )
         return self
 
     @model_validator(mode="after")
@@ -100,7 +156,8 @@ class Settings(BaseSettings):
 
     @property
     def signing_key(self) -> str:
-        return self.secret_key or DEVELOPMENT_SECRET
+        """The key that signs tokens and API-key hashes; never log or print it."""
+        return self.secret_key.get_secret_value() or DEVELOPMENT_SECRET
 
     @property
     def is_sqlite(self) -> bool:
@@ -111,7 +168,8 @@ def async_database_url(url: str) -> str:
     """Accept the plain URLs people write and pick the async driver ourselves."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        raise ValueError(f"not a database URL: {url!r}")
+        # Never echo the value: it may hold a password.
+        raise ValueError("not a database URL; expected sqlite:///PATH or postgresql://...")
     base = scheme.split("+", 1)[0]
     if base == "sqlite":
         return f"sqlite+aiosqlite://{rest}"

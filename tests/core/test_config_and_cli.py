@@ -9,9 +9,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.core.config import ConfigurationError, load_settings
+from app.core import middleware
+from app.core.config import DEVELOPMENT_SECRET, ConfigurationError, Environment, load_settings
 from app.main import create_app
 from tests.conftest import TEST_SECRET, backend, make_settings
+from tests.factories import make_actor
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = [str(Path(sys.executable).parent / "registry")]
@@ -21,6 +23,17 @@ REGISTRY = [str(Path(sys.executable).parent / "registry")]
     ("environment", "message"),
     [
         ({"REGISTRY_ENV": "production"}, "REGISTRY_SECRET_KEY is required"),
+        ({"REGISTRY_ENV": "test"}, "REGISTRY_SECRET_KEY is required when REGISTRY_ENV=test"),
+        (
+            {"REGISTRY_ENV": "production", "REGISTRY_SECRET_KEY": DEVELOPMENT_SECRET},
+            "the public development key",
+        ),
+        ({"REGISTRY_ENV": "production", "REGISTRY_SECRET_KEY": "x" * 64}, "too predictable"),
+        (
+            {"REGISTRY_ENV": "production", "REGISTRY_SECRET_KEY": "secret12" * 5},
+            "too predictable",
+        ),
+        ({"REGISTRY_ENV": "production", "REGISTRY_SECRET_KEY": "s3cret"}, "at least 32"),
         ({"REGISTRY_ENV": "staging"}, "invalid REGISTRY_ENV"),
         ({"REGISTRY_DATABASE_URL": "mysql://db/x"}, "invalid REGISTRY_DATABASE_URL"),
         ({"REGISTRY_SECRET_KEY": "short"}, "at least 32 characters"),
@@ -36,6 +49,72 @@ def test_misconfiguration_is_one_clear_line(
         load_settings()
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_production_starts_with_a_generated_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGISTRY_ENV", "production")
+    monkeypatch.setenv("REGISTRY_SECRET_KEY", TEST_SECRET)
+    settings = load_settings()
+    assert settings.env is Environment.PRODUCTION
+    assert settings.signing_key == TEST_SECRET
+
+
+DB_PASSWORD = "hunter2-database-password"
+
+
+@pytest.mark.parametrize(
+    ("environment", "secret"),
+    [
+        ({"REGISTRY_SECRET_KEY": "a-secret-that-is-too-short"}, "a-secret-that-is-too-short"),
+        ({"REGISTRY_DATABASE_URL": f"registry:{DB_PASSWORD}@db/registry"}, DB_PASSWORD),
+        ({"REGISTRY_DATABASE_URL": f"mysql://registry:{DB_PASSWORD}@db/x"}, DB_PASSWORD),
+    ],
+)
+def test_misconfiguration_never_echoes_a_secret(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], secret: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    assert secret not in str(error.value)
+
+
+def test_settings_never_show_their_secrets() -> None:
+    settings = make_settings(f"postgresql+psycopg://registry:{DB_PASSWORD}@db/registry")
+    for shown in (repr(settings), str(settings), settings.model_dump_json()):
+        assert TEST_SECRET not in shown
+    for shown in (repr(settings), str(settings)):
+        assert DB_PASSWORD not in shown
+    assert settings.signing_key == TEST_SECRET
+
+
+async def test_the_request_log_never_carries_credentials(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password = "a-password-nobody-may-log"
+    actor = await make_actor(app, "state_reviewer", password=password)
+    lines: list[tuple[str, dict[str, object]]] = []
+
+    class Recorder:
+        def info(self, event: str, **fields: object) -> None:
+            lines.append((event, fields))
+
+    monkeypatch.setattr(middleware, "log", Recorder())
+    me = await client.get("/v1/users/me", headers=actor.headers)
+    signed_in = await client.post(
+        "/v1/auth/token", data={"username": me.json()["email"], "password": password}
+    )
+    token = signed_in.json()["access_token"]
+    await client.get("/v1/users/me?access_token=x", headers={"Authorization": f"Bearer {token}"})
+    await client.get("/v1/users/me", headers={"Authorization": "Bearer rk_not-a-real-key"})
+    assert len(lines) == 4
+    for event, fields in lines:
+        assert event == "request"
+        assert set(fields) == {"method", "path", "status", "ms", "request_id"}
+        logged = repr(fields)
+        for secret in (password, actor.key, token, "rk_not-a-real-key", "access_token"):
+            assert secret not in logged
 
 
 def test_plain_database_urls_get_async_drivers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,6 +178,8 @@ def test_cli_migrate_seed_and_create_admin(tmp_path: Path) -> None:
     bad = _run(["create-admin", "--email", "not-an-email"], env)
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1
+    for result in (first, again, made, reused, bad):
+        assert TEST_SECRET not in result.stdout + result.stderr
 
     async def check_key() -> int:
         app = create_app(
