@@ -5,16 +5,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
-from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp
 
 from app.api import api_router
 from app.core.config import ConfigurationError, Environment, Settings, get_settings
 from app.core.db import Database
-from app.core.errors import install_error_handlers
+from app.core.errors import document_problems, install_error_handlers
 from app.core.logging import configure_logging
-from app.core.middleware import BodySizeLimit, RequestLog, SecurityHeaders
+from app.core.middleware import BodySizeLimit, Cors, RequestLog, SecurityHeaders, TrustedHosts
 from app.health.router import router as health_router
 from app.matching.index import MatchIndex
 
@@ -32,6 +31,19 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
+class Registry(FastAPI):
+    """FastAPI, with request logging and security headers around its whole middleware stack.
+
+    Starlette answers an unhandled exception from its outermost layer, outside anything added
+    with `add_middleware`: that 500 would go out without security headers or the request id
+    the client needs to quote. These two wrap that layer too.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        hsts = self.state.settings.env is Environment.PRODUCTION
+        return RequestLog(SecurityHeaders(super().build_middleware_stack(), hsts=hsts))
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(json=settings.log_json)
@@ -45,17 +57,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         warming.cancel()
         await database.dispose()
 
-    app = FastAPI(
+    app = Registry(
         title="Partner Vetting Registry",
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        # `/v1/partners/` is not a route: a 404 problem, not a redirect built from the Host.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.database = database
     app.state.match_index = match_index
     install_error_handlers(app)
+    document_problems(app)
     app.include_router(health_router)
     app.include_router(api_router)
 
@@ -64,20 +79,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.max_upload_bytes if path.endswith("/document") else settings.max_request_bytes
         )
 
-    # Starlette runs the last middleware added first: logging sees everything, limits come early.
+    # Starlette runs the last middleware added first: limits come early. Logging and security
+    # headers come before all of these (`Registry.build_middleware_stack`).
     app.add_middleware(BodySizeLimit, limit_for=body_limit)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            Cors,
             allow_origins=settings.cors_origins,
             allow_credentials="*" not in settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
             expose_headers=["ETag", "Location", "Retry-After"],
         )
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
-    app.add_middleware(SecurityHeaders, hsts=settings.env is Environment.PRODUCTION)
-    app.add_middleware(RequestLog)
+    app.add_middleware(TrustedHosts, allowed_hosts=settings.trusted_hosts)
     return app
 
 

@@ -46,6 +46,25 @@ def api_keys_query(principal: Principal, user_id: uuid.UUID | None) -> Select[Ap
     return query if user_id is None else query.where(ApiKey.user_id == user_id)
 
 
+# Advisory lock key spaces (the first of pg_advisory_xact_lock's two int4 keys).
+_SIGN_IN_ACCOUNT, _SIGN_IN_CLIENT = 1, 2
+
+
+async def queue_sign_ins(session: AsyncSession, email: str, client: str) -> None:
+    """Make sign-ins for one account, or from one client, wait for each other until commit.
+
+    The throttle counts committed failures: without a queue, parallel guesses on PostgreSQL
+    all count the same failures and pass together. A transaction-scoped advisory lock per
+    account and per client, always taken in that order so two attempts cannot deadlock, queues
+    them. SQLite needs none: a sign-in writes, so it begins IMMEDIATE and queues already.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    for space, value in ((_SIGN_IN_ACCOUNT, email), (_SIGN_IN_CLIENT, client)):
+        await session.execute(select(func.pg_advisory_xact_lock(space, func.hashtext(value))))
+
+
 async def recent_failures(
     session: AsyncSession, since: datetime, *, email: str | None = None, client: str | None = None
 ) -> tuple[int, datetime | None]:

@@ -106,7 +106,11 @@ async def create_api_key(
     principal: CurrentPrincipal,
     idempotency: IdempotencyDep,
 ) -> Response:
-    """Create a key; its secret is in the response and nowhere else, ever."""
+    """Create a key; its secret is in the response and nowhere else, ever.
+
+    A retry with the same `Idempotency-Key` creates nothing new and answers 409 with the
+    key's `Location`: the secret is not kept, so it cannot be shown a second time.
+    """
 
     async def create() -> tuple[ApiKeyCreated, str]:
         key, secret, _user = await service.create_api_key(session, settings, principal, body)
@@ -115,7 +119,7 @@ async def create_api_key(
         )
         return created, f"/v1/api-keys/{key.id}"
 
-    return await idempotency.run(body, create)
+    return await idempotency.run(body, create, shown_once={"key"})
 
 
 @router.get("/api-keys", tags=["api-keys"], responses=AUTH_ERRORS)

@@ -5,7 +5,13 @@ from typing import Annotated
 from pydantic import AfterValidator, EmailStr, Field, StringConstraints
 
 from app.auth.models import Role
-from app.core.schemas import NO_CONTROL_CHARACTERS, RequestModel, ResponseModel, ShortText
+from app.core.schemas import (
+    NO_CONTROL_CHARACTERS,
+    Omittable,
+    RequestModel,
+    ResponseModel,
+    ShortText,
+)
 
 Password = Annotated[str, StringConstraints(min_length=12, max_length=256)]
 
@@ -20,8 +26,11 @@ class UserCreate(RequestModel):
     partner_id: uuid.UUID | None = None
 
 
-class SignInForm(RequestModel):
-    """The OAuth2 password form; the optional OAuth2 fields are accepted and ignored."""
+class SignInForm(Omittable):
+    """The OAuth2 password form; the optional OAuth2 fields are accepted and ignored.
+
+    A form has no null: an optional field is absent or a string.
+    """
 
     username: Annotated[str, StringConstraints(min_length=1, max_length=254), NO_CONTROL_CHARACTERS]
     password: Annotated[str, StringConstraints(min_length=1, max_length=256), NO_CONTROL_CHARACTERS]

@@ -1,5 +1,6 @@
 """Errors as classes, rendered as RFC 9457 problem details in one place."""
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -8,6 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -181,11 +183,46 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every documented method of the resource at this path, for `Allow` on a 405.
+
+    Starlette names only the methods of the first route whose path matched; a resource served by
+    several routes (GET and PATCH on /partners/{id}) has more. As in routing, a literal segment
+    wins over a parameter: /evidence/classify is its own resource, not /evidence/{evidence_id}.
+    """
+    path = request.scope["path"]
+    root_path = request.scope.get("root_path", "")
+    if root_path and path.startswith(root_path + "/"):
+        path = path[len(root_path) :]
+    # The app's routes hold included routers whole; iter_route_contexts walks into them.
+    matching = [
+        (route.path_format or "", route.methods or set())
+        for route in iter_route_contexts(request.app.routes)
+        if isinstance(route.original_route, APIRoute)
+        and route.original_route.include_in_schema
+        and route.path_regex.match(path)
+    ]
+    fewest = min((path_format.count("{") for path_format, _ in matching), default=0)
+    return ", ".join(
+        sorted(
+            {
+                method
+                for path_format, methods in matching
+                if path_format.count("{") == fewest
+                for method in methods
+            }
+        )
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = HTTPStatus(exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != status.phrase else None
-    return problem_response(exc.status_code, status.phrase, detail, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if status is HTTPStatus.METHOD_NOT_ALLOWED and (allowed := _allowed_methods(request)):
+        headers["Allow"] = allowed  # else an undocumented route's own, e.g. /openapi.json
+    return problem_response(exc.status_code, status.phrase, detail, headers=headers or None)
 
 
 async def _stale_write(_request: Request, _exc: Exception) -> JSONResponse:
@@ -217,6 +254,50 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StaleDataError, _stale_write)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def _problem_response_doc(status: int, description: str | None = None) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {
+        "description": description or HTTPStatus(status).phrase,
+        "content": {PROBLEM_JSON: {"schema": schema}, "application/json": {"schema": schema}},
+    }
+
+
+def _describe_problems(spec: dict[str, Any]) -> None:
+    """Correct what FastAPI documents by default, in place, to what the handlers above send.
+
+    FastAPI documents its own 422 body (`HTTPValidationError`, `application/json`) on routes
+    that do not declare one; ours is a problem. A JSON body that is not JSON at all is answered
+    with 400 (`_validation_error`), on every route that reads one.
+    """
+    for operation in (op for item in spec.get("paths", {}).values() for op in item.values()):
+        responses = operation.setdefault("responses", {})
+        validation = responses.get("422", {}).get("content", {}).get("application/json", {})
+        if validation.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+            responses["422"] = _problem_response_doc(422)
+        body_types = operation.get("requestBody", {}).get("content", {})
+        if "application/json" in body_types and "400" not in responses:
+            responses["400"] = _problem_response_doc(400, "Malformed request body")
+        operation["responses"] = dict(sorted(responses.items()))
+    schemas = spec.get("components", {}).get("schemas", {})
+    text = json.dumps(spec.get("paths", {}))
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if f'/{unused}"' not in text:
+            schemas.pop(unused, None)
+
+
+def document_problems(app: FastAPI) -> None:
+    """Serve an OpenAPI document whose error responses are the problems the API sends."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _describe_problems(generate())
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -1,17 +1,63 @@
-"""Pure ASGI middleware: body size limits, security headers, request logging."""
+"""Pure ASGI middleware: trusted hosts, body size limits, security headers, request logging."""
 
+import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import problem_response
 
 log = structlog.get_logger("registry.http")
+
+
+# The Host header: a name or IPv4 address, or a bracketed IPv6 address, then an optional port.
+_HOST_HEADER = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/@\[\]]+)(?::[0-9]{0,5})?")
+
+
+class TrustedHosts:
+    """Answer only to the configured host names; any other Host is a 400 problem.
+
+    Like Starlette's TrustedHostMiddleware (same patterns: ``*``, ``name``, ``*.domain``), but
+    the refusal is problem+json like every other error, and there is no www redirect. The
+    patterns are validated with the settings (``Settings.trusted_hosts``).
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str]) -> None:
+        self.app = app
+        self.allowed_hosts = [pattern.lower() for pattern in allowed_hosts]
+        self.allow_any = "*" in self.allowed_hosts
+
+    def is_trusted(self, host_header: str | None) -> bool:
+        match = _HOST_HEADER.fullmatch(host_header or "")
+        if match is None:
+            return False
+        host = match["host"].lower()
+        return any(
+            host == pattern or (pattern.startswith("*.") and host.endswith(pattern[1:]))
+            for pattern in self.allowed_hosts
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.allow_any or scope["type"] not in {"http", "websocket"}:
+            await self.app(scope, receive, send)
+            return
+        if self.is_trusted(Headers(scope=scope).get("host")):
+            await self.app(scope, receive, send)
+            return
+        response = problem_response(
+            400,
+            "Invalid host",
+            "This server does not answer to the host named in the request.",
+            slug="invalid-host",
+        )
+        await response(scope, receive, send)
 
 
 class BodyTooLarge(HTTPException):
@@ -140,3 +186,24 @@ class RequestLog:
                 ms=round((time.perf_counter() - started) * 1000, 1),
                 request_id=request_id,
             )
+
+
+class Cors(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered as problem+json like every error."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        headers = {
+            name: value
+            for name, value in response.headers.items()
+            if name not in {"content-type", "content-length"}
+        }
+        return problem_response(
+            response.status_code,
+            "CORS preflight refused",
+            bytes(response.body).decode(),  # "Disallowed CORS origin, method" and the like
+            slug="cors-refused",
+            headers=headers,
+        )

@@ -1,8 +1,27 @@
 """Shared building blocks for request and response models."""
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
+
+# The same rules as JSON Schema patterns, so that clients (and schemathesis) can see them.
+_ALLOWED = r"[^\x00-\x08\x0b\x0c\x0e-\x1f]"
+PRINTABLE_PATTERN = rf"^{_ALLOWED}*$"
+# Text that is trimmed and then must not be empty: some character other than white space.
+NOT_BLANK_PATTERN = rf"^{_ALLOWED}*[^\s\x00-\x1f]{_ALLOWED}*$"
+
+# The days an `as_of` may name, 2000-01-01 to 2999-12-31: JSON Schema has no date bounds.
+AS_OF_PATTERN = r"^2[0-9]{3}-"
 
 
 def _no_control_characters(value: str) -> str:
@@ -12,11 +31,33 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
-NO_CONTROL_CHARACTERS = AfterValidator(_no_control_characters)
+@dataclass(frozen=True)
+class _NoControlCharacters:
+    """Refuse control characters other than tab and line breaks, and document it as a pattern."""
+
+    pattern: str = PRINTABLE_PATTERN
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(_no_control_characters, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        if "pattern" in json_schema:  # a format of its own, e.g. a URL: both apply
+            json_schema.setdefault("allOf", []).append({"pattern": self.pattern})
+        else:
+            json_schema["pattern"] = self.pattern
+        return json_schema
+
+
+NO_CONTROL_CHARACTERS = _NoControlCharacters()
 ShortText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    NO_CONTROL_CHARACTERS,
+    _NoControlCharacters(NOT_BLANK_PATTERN),
 ]
 SearchText = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=200), NO_CONTROL_CHARACTERS
@@ -29,10 +70,61 @@ Code = Annotated[
 ]
 
 
+def _integral_numbers_as_integers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral_numbers_as_integers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral_numbers_as_integers(item) for item in value]
+    return value
+
+
 class RequestModel(BaseModel):
     """Input: unknown fields are rejected, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_by_value(cls, data: Any) -> Any:
+        # JSON numbers are values: 3.0 is the integer 3, as JSON Schema counts it, so a strict
+        # integer field takes it. Booleans and numeric strings are still refused.
+        return _integral_numbers_as_integers(data)
+
+
+class Omittable(RequestModel):
+    """Optional fields are left out rather than sent as null; only `clearable` ones take null.
+
+    In a PATCH body null clears a field, where clearing makes sense. The JSON Schema says the
+    same: the other fields are documented without `null`.
+    """
+
+    clearable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _nulls_only_where_clearable(self) -> Self:
+        for name in sorted(self.model_fields_set - self.clearable):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        for name, field in handler.resolve_ref_schema(json_schema).get("properties", {}).items():
+            if name in cls.clearable:
+                continue
+            branches = field.get("anyOf", [])
+            if {"type": "null"} in branches:
+                others = [branch for branch in branches if branch != {"type": "null"}]
+                del field["anyOf"]
+                field.update(others[0] if len(others) == 1 else {"anyOf": others})
+            if "default" in field and field["default"] is None:
+                del field["default"]
+        return json_schema
 
 
 class ResponseModel(BaseModel):

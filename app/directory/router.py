@@ -12,6 +12,7 @@ from app.core.base import moment_of
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, Limit, Page, paginate
+from app.core.schemas import AS_OF_PATTERN
 from app.directory.export import to_csv
 from app.directory.schemas import DirectoryEntry
 from app.partners import repository
@@ -54,12 +55,15 @@ async def read_directory(
         Query(
             ge=date(2000, 1, 1),
             le=date(2999, 12, 31),
+            json_schema_extra={"pattern": AS_OF_PATTERN},
             description="Designated through the end of this day (UTC); default: now.",
         ),
     ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-    accept: Annotated[str | None, Header(max_length=1000)] = None,
+    # Content negotiation is documented by the 200's media types; OpenAPI ignores an Accept
+    # parameter (and schemathesis does not send one), so it is not listed as one.
+    accept: Annotated[str | None, Header(max_length=1000, include_in_schema=False)] = None,
 ) -> Page[DirectoryEntry] | Response:
     """Partners whose designation is active, sorted by name; anyone may read it."""
     moment = moment_of(as_of)

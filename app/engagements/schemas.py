@@ -2,9 +2,9 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Self
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
-from app.core.schemas import RequestModel, ResponseModel
+from app.core.schemas import Omittable, RequestModel, ResponseModel
 from app.engagements.lifecycle import INITIAL, EngagementStatus
 from app.partners.schemas import NeedDomains
 
@@ -17,6 +17,16 @@ def _not_a_number(value: object) -> object:
 
 
 Day = Annotated[date, BeforeValidator(_not_a_number)]
+# A new engagement is planned or active (checked below); the schema lists only those two.
+InitialStatus = Annotated[
+    EngagementStatus,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": [status.value for status in EngagementStatus if status in INITIAL],
+        }
+    ),
+]
 
 
 class EngagementCreate(RequestModel):
@@ -26,7 +36,7 @@ class EngagementCreate(RequestModel):
     need_domains: NeedDomains
     start_date: Day
     end_date: Day | None = None
-    status: EngagementStatus = Field(
+    status: InitialStatus = Field(
         default=EngagementStatus.PLANNED, description="planned or active; active uses capacity."
     )
 
@@ -39,20 +49,15 @@ class EngagementCreate(RequestModel):
         return self
 
 
-class EngagementUpdate(RequestModel):
+class EngagementUpdate(Omittable):
     """Only the fields sent change; ``end_date`` may be cleared."""
+
+    clearable = frozenset({"end_date"})
 
     need_domains: NeedDomains | None = None
     start_date: Day | None = None
     end_date: Day | None = None
     status: EngagementStatus | None = None
-
-    @model_validator(mode="after")
-    def _no_nulls_except_end_date(self) -> Self:
-        for name in self.model_fields_set - {"end_date"}:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
 
 
 class EngagementRead(ResponseModel):

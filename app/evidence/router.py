@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import CurrentPrincipal, SettingsDep, StaffOrPartner, StateStaff
@@ -83,6 +83,14 @@ async def classify_evidence(
     return service.classify_request(body, limits)
 
 
+@router.api_route(
+    "/evidence/classify", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
+async def classify_other_methods() -> None:
+    """405, not a 422 for the id "classify" from the /evidence/{evidence_id} routes."""
+    raise HTTPException(status.HTTP_405_METHOD_NOT_ALLOWED)
+
+
 @router.get("/evidence/{evidence_id}", responses=READ_ERRORS)
 async def read_evidence(
     evidence: VisibleEvidence, principal: CurrentPrincipal, response: Response
@@ -150,7 +158,10 @@ async def upload_evidence_document(
     storage: StorageDep,
     settings: SettingsDep,
     response: Response,
-    content_type: Annotated[str, Header(alias="Content-Type", max_length=200)] = "",
+    # Documented by the request body's media types: OpenAPI ignores a Content-Type parameter.
+    content_type: Annotated[
+        str, Header(alias="Content-Type", max_length=200, include_in_schema=False)
+    ] = "",
     if_match: IfMatch = None,
 ) -> EvidenceRead:
     """Attach the study PDF: the raw bytes as the body, `Content-Type: application/pdf`.

@@ -1,11 +1,18 @@
 import uuid
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+)
 
 from app.auth.principal import Principal
-from app.core.schemas import Code, LongText, RequestModel, ShortText
+from app.core.schemas import Code, LongText, Omittable, RequestModel, ShortText
 from app.core.vocabulary import GradeBand, Locale
 from app.evidence.classifier import Classification, Design, Direction, Reason, StandardsRating
 from app.evidence.models import Decision, Evidence, EvidenceDecision, EvidenceStatus
@@ -31,8 +38,9 @@ class FindingIn(RequestModel):
     outcome: ShortText
     direction: Direction
     significant: StrictBool
-    effect_size: float | None = Field(default=None, ge=-100, le=100, allow_inf_nan=False)
-    p_value: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    # Strict: JSON Schema's number is not a boolean, though Python's bool is an int.
+    effect_size: StrictFloat | None = Field(default=None, ge=-100, le=100, allow_inf_nan=False)
+    p_value: StrictFloat | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
     sample_size: SampleSize | None = Field(
         default=None, description="The finding's own analytic sample, when it differs."
     )
@@ -64,8 +72,11 @@ class EvidenceCreate(StudyFields):
     pass
 
 
-class EvidenceUpdate(RequestModel):
+class EvidenceUpdate(Omittable):
     """Only the fields sent change; `findings`, when sent, replaces the whole list."""
+
+    # Unknown is a value for these: null clears them.
+    clearable = frozenset({"url", "sample_size", "site_count"})
 
     title: ShortText | None = None
     citation: LongText | None = None
@@ -82,13 +93,6 @@ class EvidenceUpdate(RequestModel):
     research_basis: StrictBool | None = None
     ongoing_evaluation: StrictBool | None = None
     findings: Findings | None = None
-
-    @model_validator(mode="after")
-    def _nulls_only_where_unknown_is_allowed(self) -> Self:
-        for name in self.model_fields_set - {"url", "sample_size", "site_count"}:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
 
 
 class DistrictContextIn(RequestModel):

@@ -21,6 +21,11 @@ Mapping decisions:
   (used only where WWC computed neither), then WWC's favorable/unfavorable label.
 - The export has no student-group categories, so `student_groups` is empty; studies are not
   rationales, so the tier-4 criteria are false.
+
+The export is third-party input, trusted no more than a request body: a malformed file stops
+with a one-line `ValueError` (a missing column, an oversized field, an id that is not a WWC
+id), text loses control characters, a link that is not http(s) is dropped, and numbers outside
+the ranges the API accepts count as unknown.
 """
 
 import csv
@@ -64,6 +69,35 @@ _TIERS = {
     f"Evidence Tier {int(tier)}": tier for tier in (Tier.STRONG, Tier.MODERATE, Tier.PROMISING)
 }
 _TITLE = re.compile(r"\(\d{4}[a-z]?\)\.\s+(?P<title>.+?[.?!])(?:\s|$)")
+# WWC ids are numbers; anything longer than this cannot be one and would not fit our columns.
+_ID = re.compile(r"[0-9A-Za-z_.-]{1,32}")
+_LINK = re.compile(r"https?://[^\s]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# The same bounds as a study submitted through the API (app/evidence/schemas.py).
+MAX_SAMPLE = 100_000_000
+MAX_EFFECT_SIZE = 100.0
+REQUIRED_COLUMNS = (
+    "ReviewID",
+    "s_StudyID",
+    "f_FindingID",
+    "s_interventionID",
+    "s_Intervention_Name",
+    "f_ESSA_Rating",
+    "s_Study_Design",
+    "s_Study_Rating",
+    "f_Finding_Rating",
+    "f_Outcome_Sample_Size",
+    "s_Multisite",
+    "f_Is_Statistically_Significant",
+    "f_p_Value_WWC",
+    "f_Effect_Size_WWC",
+    "f_Is_Subgroup",
+    "f_Outcome_Domain",
+    "f_Outcome_Measure",
+    "s_Standards_Version",
+    "s_Purpose_of_Review",
+    "s_Study_Page_URL",
+)
 _EXAMPLES = 5
 
 
@@ -102,10 +136,18 @@ def _open(source: Source) -> TextIO:
     return source
 
 
-def _rows(source: Source) -> Iterator[dict[str, str]]:
+def _rows(source: Source, required: Sequence[str]) -> Iterator[dict[str, str]]:
+    """The rows as dicts, every required column present (short rows read as blanks)."""
     stream = _open(source)
     try:
-        yield from csv.DictReader(stream)
+        reader = csv.DictReader(stream, restval="")
+        try:
+            missing = [column for column in required if column not in (reader.fieldnames or ())]
+            if missing:
+                raise ValueError(f"missing columns: {', '.join(missing)}")
+            yield from reader
+        except csv.Error as error:  # e.g. a field over csv.field_size_limit()
+            raise ValueError(f"line {reader.line_num}: {error}") from None
     finally:
         if stream is not source:
             stream.close()
@@ -115,8 +157,29 @@ def load_domain_map(path: Source) -> dict[str, str]:
     """WWC outcome-domain label (normalised) to need-domain code."""
     return {
         normalise_label(row["wwc_outcome_domain"]): row["need_domain"].strip()
-        for row in _rows(path)
+        for row in _rows(path, ("wwc_outcome_domain", "need_domain"))
     }
+
+
+def _text(value: str) -> str:
+    """Text as the API would accept it: no control characters but tab and line breaks."""
+    return _CONTROL.sub("", value).strip()
+
+
+def _check_ids(row: Mapping[str, str]) -> None:
+    for column in ("s_StudyID", "ReviewID", "f_FindingID", "s_interventionID"):
+        if not _ID.fullmatch(row[column]):
+            raise ValueError(f"{column} {row[column][:40]!r} is not a WWC id")
+
+
+def _link(path: str) -> str:
+    url = f"{WWC_SITE}{path}" if path.startswith("/") else path
+    return url if _LINK.fullmatch(url) else ""
+
+
+def _bounded(text: str, low: float, high: float) -> float | None:
+    value = _number(text)
+    return value if value is not None and low <= value <= high else None
 
 
 def _number(text: str | None) -> float | None:
@@ -171,12 +234,13 @@ def _site_count(text: str) -> int | None:
 
 def _sample_size(text: str) -> int | None:
     value = _number(text)
-    return int(value) if value and value > 0 else None
+    return int(value) if value and 0 < value <= MAX_SAMPLE else None
 
 
 def _title(row: Mapping[str, str]) -> str:
     match = _TITLE.search(row.get("s_Citation", ""))
-    return match["title"].removesuffix(".") if match else row["s_Intervention_Name"].strip()
+    title = match["title"].removesuffix(".") if match else row["s_Intervention_Name"]
+    return _text(title)
 
 
 def _study_key(row: Mapping[str, str]) -> tuple[str, str, StandardsRating]:
@@ -193,11 +257,11 @@ def _to_study(rows: Sequence[Mapping[str, str]], domain_map: Mapping[str, str]) 
     findings = tuple(
         Finding(
             need_domain=domain_map[normalise_label(row["f_Outcome_Domain"])],
-            outcome=row["f_Outcome_Measure"].strip(),
+            outcome=_text(row["f_Outcome_Measure"]),
             direction=_direction(row),
             significant=row["f_Is_Statistically_Significant"].strip() == "True",
-            effect_size=_number(row["f_Effect_Size_WWC"]),
-            p_value=_number(row["f_p_Value_WWC"]),
+            effect_size=_bounded(row["f_Effect_Size_WWC"], -MAX_EFFECT_SIZE, MAX_EFFECT_SIZE),
+            p_value=_bounded(row["f_p_Value_WWC"], 0, 1),
             sample_size=_sample_size(row["f_Outcome_Sample_Size"]),
             subgroup=row["f_Is_Subgroup"].strip() == "True",
         )
@@ -223,15 +287,14 @@ def _to_study(rows: Sequence[Mapping[str, str]], domain_map: Mapping[str, str]) 
         ongoing_evaluation=False,
         findings=findings,
     )
-    url = first["s_Study_Page_URL"].strip()
     return WwcStudy(
         study_id=first["s_StudyID"],
         review_id=first["ReviewID"],
         title=_title(first),
-        citation=first.get("s_Citation", "").strip(),
-        url=f"{WWC_SITE}{url}" if url.startswith("/") else url,
+        citation=_text(first.get("s_Citation", "")),
+        url=_link(first["s_Study_Page_URL"].strip()),
         intervention_id=first["s_interventionID"],
-        intervention_name=first["s_Intervention_Name"].strip(),
+        intervention_name=_text(first["s_Intervention_Name"]),
         standards_version=first["s_Standards_Version"].strip(),
         purpose_of_review=first["s_Purpose_of_Review"].strip(),
         study=study,
@@ -251,7 +314,11 @@ def _to_study(rows: Sequence[Mapping[str, str]], domain_map: Mapping[str, str]) 
 def parse_export(source: Source, domain_map: Mapping[str, str]) -> list[WwcStudy]:
     """One `WwcStudy` per study review and rating, in the order the export lists them."""
     groups: dict[tuple[str, str, StandardsRating], list[dict[str, str]]] = defaultdict(list)
-    for row in _rows(source):
+    for number, row in enumerate(_rows(source, REQUIRED_COLUMNS), start=1):
+        try:
+            _check_ids(row)
+        except ValueError as error:
+            raise ValueError(f"row {number}: {error}") from None
         groups[_study_key(row)].append(row)
     unmapped = {
         normalise_label(row["f_Outcome_Domain"])

@@ -1,8 +1,9 @@
 """``Idempotency-Key`` on creates: a retried request replays the first response."""
 
 import hashlib
+import hmac
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -48,6 +49,19 @@ def _response(code: int, body: Any, location: str | None, *, replayed: bool) -> 
     return JSONResponse(body, status_code=code, headers=headers)
 
 
+class SecretShownOnce(Conflict):
+    title = "Already created"
+
+    def __init__(self, location: str | None) -> None:
+        super().__init__(
+            "The first request with this Idempotency-Key created the resource, and its secret "
+            "is shown once only: it is not kept for replays. Revoke it and create another if "
+            "the first response was lost."
+        )
+        if location:
+            self.headers["Location"] = location
+
+
 class Idempotency:
     def __init__(
         self,
@@ -56,18 +70,22 @@ class Idempotency:
         endpoint: str,
         key: str | None,
         ttl: timedelta,
+        secret: str,
     ) -> None:
         self.session = session
         self.owner = owner
         self.endpoint = endpoint
         self.key = key
         self.ttl = ttl
+        self.secret = secret
 
     def _fingerprint(self, body: BaseModel) -> str:
+        # Keyed: a body may hold a password, and a plain hash of it in the table could be
+        # guessed offline far faster than the password's own hash.
         canonical = json.dumps(
             [self.endpoint, body.model_dump(mode="json")], sort_keys=True, separators=(",", ":")
         )
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return hmac.new(self.secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()
 
     async def _existing(self) -> IdempotentRequest | None:
         return await self.session.scalar(
@@ -76,7 +94,14 @@ class Idempotency:
             )
         )
 
-    async def run(self, body: BaseModel, create: Create) -> Response:
+    async def run(
+        self, body: BaseModel, create: Create, *, shown_once: Collection[str] = ()
+    ) -> Response:
+        """Create, or replay the first response to this key.
+
+        ``shown_once`` names response fields that are secrets: they are never stored, and a
+        replay answers 409 rather than a response without them.
+        """
         if self.key is None:
             model, location = await create()
             return created_response(model, location)
@@ -107,11 +132,13 @@ class Idempotency:
             else:
                 model, location = await create()
                 reservation.status_code = status.HTTP_201_CREATED
-                reservation.body = model.model_dump(mode="json")
+                reservation.body = model.model_dump(mode="json", exclude=set(shown_once))
                 reservation.location = location
                 return created_response(model, location)
         if previous.fingerprint != fingerprint:
             raise Conflict("This Idempotency-Key was used with a different request body.")
+        if shown_once:
+            raise SecretShownOnce(previous.location)
         return _response(previous.status_code, previous.body, previous.location, replayed=True)
 
 
@@ -128,6 +155,7 @@ async def idempotency(
         endpoint=f"{request.method} {request.url.path}",
         key=key,
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        secret=settings.signing_key,
     )
 
 

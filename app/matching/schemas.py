@@ -4,7 +4,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, StrictInt, model_validator
 
-from app.core.schemas import ResponseModel
+from app.core.schemas import AS_OF_PATTERN, ResponseModel
 from app.needs.schemas import NeedsProfileUpdate
 
 MAX_LIMIT = 50
@@ -17,6 +17,7 @@ AsOf = Annotated[
     Field(
         ge=date(2000, 1, 1),
         le=date(2999, 12, 31),
+        json_schema_extra={"pattern": AS_OF_PATTERN},
         description="Designated through the end of this day (UTC); default: now.",
     ),
 ]

@@ -1,10 +1,10 @@
 import uuid
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import AfterValidator, Field, StrictInt, model_validator
+from pydantic import AfterValidator, Field, StrictInt
 
-from app.core.schemas import Code, RequestModel, ResponseModel, ShortText
+from app.core.schemas import Code, Omittable, RequestModel, ResponseModel, ShortText
 from app.core.vocabulary import DeliveryMode, GradeBand
 from app.needs.vocabulary import FundingSource
 from app.partners.schemas import MAX_COST, DeliveryModes, GradeBands
@@ -70,8 +70,10 @@ class NeedsProfileCreate(RequestModel):
     readiness: Readiness | None = None
 
 
-class NeedsProfileUpdate(RequestModel):
+class NeedsProfileUpdate(Omittable):
     """Only the fields sent change; ``school_name`` and ``readiness`` may be cleared."""
+
+    clearable = frozenset({"school_name", "readiness"})
 
     title: ShortText | None = None
     school_name: ShortText | None = None
@@ -83,13 +85,6 @@ class NeedsProfileUpdate(RequestModel):
     budget_per_school_year: Budget | None = None
     delivery_modes: DeliveryModes | None = None
     readiness: Readiness | None = None
-
-    @model_validator(mode="after")
-    def _no_nulls_except_optional(self) -> Self:
-        for name in self.model_fields_set - {"school_name", "readiness"}:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
 
 
 class NeedRead(ResponseModel):

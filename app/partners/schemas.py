@@ -12,7 +12,14 @@ from pydantic import (
 )
 
 from app.auth.principal import Principal
-from app.core.schemas import NO_CONTROL_CHARACTERS, Code, LongText, RequestModel, ShortText
+from app.core.schemas import (
+    NO_CONTROL_CHARACTERS,
+    Code,
+    LongText,
+    Omittable,
+    RequestModel,
+    ShortText,
+)
 from app.core.vocabulary import DeliveryMode, GradeBand, Locale
 from app.partners.lifecycle import PartnerStatus
 from app.partners.models import Facet, Partner
@@ -73,8 +80,10 @@ class PartnerCreate(PartnerFields):
     notes: LongText = Field(default="", description="State staff only; never shown to others.")
 
 
-class PartnerUpdate(RequestModel):
+class PartnerUpdate(Omittable):
     """Only the fields sent change; ``notes`` is for state staff only."""
+
+    clearable = frozenset({"website"})
 
     name: ShortText | None = None
     description: LongText | None = None
@@ -87,13 +96,6 @@ class PartnerUpdate(RequestModel):
     capacity: StrictInt | None = Field(default=None, ge=0, le=MAX_CAPACITY)
     cost_per_school_year: CostRange | None = None
     notes: LongText | None = None
-
-    @model_validator(mode="after")
-    def _no_nulls_except_website(self) -> Self:
-        for name in self.model_fields_set - {"website"}:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
 
 
 class StatusChange(RequestModel):

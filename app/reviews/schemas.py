@@ -28,6 +28,10 @@ class Scale(BaseModel):
         return self
 
 
+class ScaleIn(Scale, RequestModel):
+    pass
+
+
 class CriterionFields(BaseModel):
     code: Code
     name: ShortText
@@ -45,7 +49,7 @@ class RubricCreate(RequestModel):
 
     name: ShortText
     criteria: Annotated[list[CriterionIn], Field(min_length=1, max_length=MAX_CRITERIA)]
-    scale: Scale
+    scale: ScaleIn
 
     @model_validator(mode="after")
     def _unique_codes(self) -> Self:
