@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth import repository
-from app.auth.models import Role, User
+from app.auth.models import Role
 from app.auth.principal import STATE_ROLES, Principal
 from app.core.base import utcnow
 from app.core.config import Settings
@@ -25,7 +25,8 @@ _bearer = HTTPBearer(
 )
 
 
-def get_app_settings(request: Request) -> Settings:
+# Async, as every dependency here: FastAPI runs a plain function in a worker thread.
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -42,23 +43,40 @@ async def current_principal(
         raise Unauthorized("Send 'Authorization: Bearer <token or API key>'.")
     token = credentials.credentials
     if token.startswith(API_KEY_PREFIX):
-        key = await repository.active_api_key(session, api_key_hash(settings, token))
-        if key is None:
+        holder = await repository.active_api_key_holder(session, api_key_hash(settings, token))
+        if holder is None:
             raise Unauthorized("The API key is unknown or revoked.")
         now = utcnow()
-        if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
-            key.last_used_at = now
-        user: User | None = key.user if key.user.is_active else None
+        if holder.last_used_at is None or now - holder.last_used_at > LAST_USED_PRECISION:
+            await repository.mark_api_key_used(session, holder.key_id, now)
+        principal = (
+            Principal(
+                user_id=holder.user_id,
+                role=holder.role,
+                district_id=holder.district_id,
+                partner_id=holder.partner_id,
+            )
+            if holder.is_active
+            else None
+        )
     else:
         user_id = read_access_token(settings, token)
         if user_id is None:
             raise Unauthorized("The token is invalid or has expired.")
         user = await repository.active_user(session, user_id)
-    if user is None:
+        principal = (
+            Principal(
+                user_id=user.id,
+                role=user.role,
+                district_id=user.district_id,
+                partner_id=user.partner_id,
+            )
+            if user is not None
+            else None
+        )
+    if principal is None:
         raise Unauthorized("The account is unknown or deactivated.")
-    return Principal(
-        user_id=user.id, role=user.role, district_id=user.district_id, partner_id=user.partner_id
-    )
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

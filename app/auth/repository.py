@@ -1,17 +1,51 @@
 import uuid
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import ApiKey, SignInFailure, User
+from app.auth.models import ApiKey, Role, SignInFailure, User
 from app.auth.principal import Principal
 
-
-async def active_api_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
-    return await session.scalar(
-        select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+# Built once, and read as plain columns on the session's connection: every request with an
+# API key runs it, and a statement's cache key or an ORM object costs more than the query.
+_KEY_HOLDER = (
+    select(
+        ApiKey.id,
+        ApiKey.last_used_at,
+        User.id,
+        User.role,
+        User.district_id,
+        User.partner_id,
+        User.is_active,
     )
+    .join(ApiKey.user)
+    .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+)
+
+
+class KeyHolder(NamedTuple):
+    key_id: uuid.UUID
+    last_used_at: datetime | None
+    user_id: uuid.UUID
+    role: Role
+    district_id: uuid.UUID | None
+    partner_id: uuid.UUID | None
+    is_active: bool
+
+
+async def active_api_key_holder(session: AsyncSession, key_hash: str) -> KeyHolder | None:
+    """An unrevoked key's id and last use, with its user's identity and whether it is active."""
+    connection = await session.connection()
+    row = (await connection.execute(_KEY_HOLDER, {"key_hash": key_hash})).one_or_none()
+    return None if row is None else KeyHolder(*row)
+
+
+async def mark_api_key_used(session: AsyncSession, key_id: uuid.UUID, moment: datetime) -> None:
+    # Through the ORM, so that the write is flushed with the request's other writes.
+    key = await session.get_one(ApiKey, key_id)
+    key.last_used_at = moment
 
 
 async def active_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:

@@ -18,7 +18,7 @@ from app.directory.schemas import DirectoryEntry
 from app.partners import repository
 from app.partners.dependencies import PartnerFiltersDep
 from app.partners.models import Partner
-from app.partners.schemas import partner_read
+from app.partners.schemas import PartnerRecord, partner_read
 
 router = APIRouter(prefix="/directory", tags=["directory"])
 
@@ -38,7 +38,7 @@ def _wants_csv(accept: str | None) -> bool:
     return CSV in ranges
 
 
-def _entry(partner: Partner, moment: datetime) -> DirectoryEntry:
+def _entry(partner: PartnerRecord, moment: datetime) -> DirectoryEntry:
     return DirectoryEntry.model_validate(partner_read(partner, PUBLIC, moment))
 
 

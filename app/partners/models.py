@@ -61,14 +61,7 @@ class Partner(IdMixin, TimestampMixin, VersionedMixin, Base):
         return sorted(row.value for row in self.facets if row.facet is facet)
 
     def status_on(self, moment: datetime) -> PartnerStatus:
-        """Designations lapse by the calendar alone: no job has to run for it."""
-        if (
-            self.status is PartnerStatus.APPROVED
-            and self.expires_at is not None
-            and self.expires_at <= moment
-        ):
-            return PartnerStatus.EXPIRED
-        return self.status
+        return status_on(self.status, self.expires_at, moment)
 
     def designated_on(self, moment: datetime) -> bool:
         """Approved, or renewing a term that still runs, and in term on ``moment``.
@@ -77,6 +70,16 @@ class Partner(IdMixin, TimestampMixin, VersionedMixin, Base):
         rule in SQL is ``partners.repository.designation_active``: change both together.
         """
         return designated(self.status, self.approved_at, self.expires_at, moment)
+
+
+def status_on(
+    status: PartnerStatus, expires_at: datetime | None, moment: datetime
+) -> PartnerStatus:
+    """The status as people read it on ``moment``: designations lapse by the calendar alone,
+    with no job to run for it."""
+    if status is PartnerStatus.APPROVED and expires_at is not None and expires_at <= moment:
+        return PartnerStatus.EXPIRED
+    return status
 
 
 def designated(

@@ -1,15 +1,36 @@
 """Every partner query, scoped to what the caller may see."""
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import fields
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    ColumnElement,
+    Dialect,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute, joinedload, selectinload
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Bundle, InstrumentedAttribute, joinedload
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import Text, TypeDecorator, TypeEngine
 
 from app.auth.models import Role
-from app.auth.principal import Principal
+from app.auth.principal import STATE_ROLES, Principal
 from app.partners.lifecycle import PartnerStatus
 from app.partners.models import (
     DESIGNATED_STATUSES,
@@ -18,27 +39,32 @@ from app.partners.models import (
     PartnerEvidenceTier,
     PartnerFacet,
 )
-from app.partners.schemas import PartnerFilters
+from app.partners.schemas import PartnerFilters, PartnerRecord
 
 # Districts shop among partners the state has designated at some point; drafts and
 # applications stay between the partner and the state.
 DISTRICT_VISIBLE = (PartnerStatus.APPROVED, PartnerStatus.SUSPENDED, PartnerStatus.EXPIRED)
 
 
+# A partner renewing its designation is under_review but was designated all the same.
+# Built once, as the scopes below: SQL expressions are immutable, and costly to build.
+_DISTRICT_VISIBLE = or_(Partner.status.in_(DISTRICT_VISIBLE), Partner.approved_at.is_not(None))
+# The scopes that follow from the caller's role alone.
+_ROLE_SCOPES: dict[Role, ColumnElement[bool]] = {
+    **dict.fromkeys(STATE_ROLES, true()),
+    Role.DISTRICT: _DISTRICT_VISIBLE,
+}
+
+
 def _scope(principal: Principal) -> ColumnElement[bool]:
-    if principal.is_state_staff:
-        return true()
     if principal.role is Role.PARTNER and principal.partner_id is not None:
         return Partner.id == principal.partner_id
-    if principal.role is Role.DISTRICT:
-        return district_visible()
-    return false()
+    return _ROLE_SCOPES.get(principal.role, false())
 
 
 def district_visible() -> ColumnElement[bool]:
     """The partners districts may see and match against: designated now or at some point."""
-    # A partner renewing its designation is under_review but was designated all the same.
-    return or_(Partner.status.in_(DISTRICT_VISIBLE), Partner.approved_at.is_not(None))
+    return _DISTRICT_VISIBLE
 
 
 def visible_ids(principal: Principal) -> Select[uuid.UUID]:
@@ -46,16 +72,113 @@ def visible_ids(principal: Principal) -> Select[uuid.UUID]:
     return select(Partner.id).where(_scope(principal))
 
 
-def _with_details(query: Select[Partner]) -> Select[Partner]:
-    return query.options(selectinload(Partner.facets), selectinload(Partner.evidence_tiers))
+class _Strings(TypeDecorator[list[str]]):
+    """A list of strings: a PostgreSQL array, or a JSON array on SQLite, which has none."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        strings = ARRAY(Text()) if dialect.name == "postgresql" else JSON()
+        return dialect.type_descriptor(strings)
+
+
+class key_value_pairs(FunctionElement[list[str]]):  # noqa: N801 (SQL functions are lower case)
+    """Aggregate ``(key, value[, order])``: ``key:value`` strings (NULL over no rows on
+    PostgreSQL), in ``order`` if given.
+
+    Text arrays, because psycopg parses them in C: JSON pairs cost four times as much.
+    """
+
+    type = _Strings()
+    inherit_cache = True
+
+
+@compiles(key_value_pairs, "postgresql")
+def _key_value_pairs_postgresql(element: key_value_pairs, compiler: SQLCompiler, **kw: Any) -> str:
+    key, value, *order = (compiler.process(clause, **kw) for clause in element.clauses)
+    order_by = f" ORDER BY {order[0]}" if order else ""
+    return f"array_agg({key} || ':' || {value}{order_by})"
+
+
+@compiles(key_value_pairs, "sqlite")
+def _key_value_pairs_sqlite(element: key_value_pairs, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite orders an aggregate's input only from 3.44 on; the pairs are read through the
+    # child tables' primary keys (partner_id, then the key), so they arrive in key order.
+    key, value, *_order = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"json_group_array({key} || ':' || {value})"
+
+
+class _Records(Bundle[PartnerRecord]):
+    def create_row_processor(
+        self,
+        query: Select[Any],
+        procs: Sequence[Callable[[Row[Any]], Any]],
+        labels: Sequence[str],
+    ) -> Callable[[Row[Any]], PartnerRecord]:
+        def record(row: Row[Any]) -> PartnerRecord:
+            values = [proc(row) for proc in procs]
+            facet_pairs, tier_pairs = values[-2:]
+            facets: dict[str, list[str]] = {}
+            # Sorted in Python, as ever, whatever the database's collation; a facet's pairs
+            # share their prefix, so sorting the pairs sorts each facet's values. Neither a
+            # facet's name nor a tier holds a colon.
+            for pair in sorted(facet_pairs or ()):
+                facet, _, value = pair.partition(":")
+                facets.setdefault(facet, []).append(value)
+            tiers = (pair.rpartition(":") for pair in tier_pairs or ())
+            values[-2:] = facets, {domain: int(tier) for domain, _, tier in tiers}
+            return PartnerRecord(*values)
+
+        return record
+
+
+# A page of 50 partners in one query instead of three, and without materialising ~600 child
+# ORM objects: each partner's facets and tiers come in its own row.
+_RECORD = _Records(
+    "partner",
+    *(getattr(Partner, field.name) for field in fields(PartnerRecord)[:-2]),
+    select(key_value_pairs(PartnerFacet.facet, PartnerFacet.value))
+    .where(PartnerFacet.partner_id == Partner.id)
+    .scalar_subquery(),
+    select(
+        key_value_pairs(
+            PartnerEvidenceTier.need_domain,
+            PartnerEvidenceTier.tier,
+            PartnerEvidenceTier.need_domain,
+        )
+    )
+    .where(PartnerEvidenceTier.partner_id == Partner.id)
+    .scalar_subquery(),
+)
 
 
 async def get(session: AsyncSession, principal: Principal, partner_id: uuid.UUID) -> Partner | None:
+    """The partner as an ORM object, for changing it."""
     # One round trip instead of three: for a single partner, joining its few facets and tiers
     # costs less than the two extra queries of selectinload.
     query = select(Partner).where(Partner.id == partner_id, _scope(principal))
     query = query.options(joinedload(Partner.facets), joinedload(Partner.evidence_tiers))
     return (await session.scalars(query)).unique().one_or_none()
+
+
+def _record_by_id(scope: ColumnElement[bool]) -> Select[PartnerRecord]:
+    return select(_RECORD).where(Partner.id == bindparam("partner_id"), scope)
+
+
+# Built once where the role alone decides the scope: generating a new statement's cache key
+# costs about as much CPU as running the query.
+_RECORD_BY_ID = {role: _record_by_id(scope) for role, scope in _ROLE_SCOPES.items()}
+
+
+async def get_record(
+    session: AsyncSession, principal: Principal, partner_id: uuid.UUID
+) -> PartnerRecord | None:
+    """The partner as a record, for reading it."""
+    query = _RECORD_BY_ID.get(principal.role)
+    if query is None:
+        query = _record_by_id(_scope(principal))
+    return await session.scalar(query, {"partner_id": partner_id})
 
 
 def _has_facet(facet: Facet, value: str) -> ColumnElement[bool]:
@@ -127,15 +250,17 @@ def _filtered(filters: PartnerFilters, moment: datetime) -> list[ColumnElement[b
     return conditions
 
 
-def list_query(principal: Principal, filters: PartnerFilters, moment: datetime) -> Select[Partner]:
+def list_query(
+    principal: Principal, filters: PartnerFilters, moment: datetime
+) -> Select[PartnerRecord]:
     conditions = [_scope(principal), *_filtered(filters, moment)]
-    return _with_details(select(Partner).where(*conditions))
+    return select(_RECORD).where(*conditions)
 
 
-def directory_query(filters: PartnerFilters, moment: datetime) -> Select[Partner]:
+def directory_query(filters: PartnerFilters, moment: datetime) -> Select[PartnerRecord]:
     """The public directory: no caller scope, only what is designated on ``moment``."""
     conditions = [designation_active(moment), *_filtered(filters, moment)]
-    return _with_details(select(Partner).where(*conditions))
+    return select(_RECORD).where(*conditions)
 
 
 async def lock(session: AsyncSession, partner_ids: Collection[uuid.UUID]) -> None:

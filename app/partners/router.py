@@ -1,3 +1,5 @@
+import uuid
+
 from fastapi import APIRouter, Response, status
 
 from app.auth.dependencies import CurrentPrincipal, StaffOrPartner, StateStaff
@@ -8,7 +10,7 @@ from app.core.etag import IfMatch, check_if_match, etag
 from app.core.pagination import Cursor, Limit, Page, paginate
 from app.idempotency.service import IdempotencyDep
 from app.partners import repository, service
-from app.partners.dependencies import PartnerFiltersDep, VisiblePartner
+from app.partners.dependencies import PartnerFiltersDep, PartnerNotFound, VisiblePartner
 from app.partners.lifecycle import PartnerStatus
 from app.partners.models import Partner
 from app.partners.schemas import (
@@ -68,8 +70,11 @@ async def list_partners(
 
 @router.get("/{partner_id}", responses=READ_ERRORS)
 async def read_partner(
-    partner: VisiblePartner, principal: CurrentPrincipal, response: Response
+    partner_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, response: Response
 ) -> PartnerRead:
+    partner = await repository.get_record(session, principal, partner_id)
+    if partner is None:
+        raise PartnerNotFound(f"No partner {partner_id}.")
     response.headers["ETag"] = etag(partner.version)
     return partner_read(partner, principal, utcnow())
 
