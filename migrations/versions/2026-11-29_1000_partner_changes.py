@@ -10,6 +10,9 @@ a reader that sees version v has every change up to v. SQLite serialises writers
 A bulk load may set `registry.bulk_load` to `on` for its transaction and mark every partner
 once at the end (see `seed/national.py`).
 
+On SQLite, a later batch migration that recreates a watched table drops its triggers with it:
+such a migration must create them again (`_sqlite_triggers`).
+
 Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-29 10:00:00+00:00
