@@ -44,7 +44,7 @@ from app.matching.engine import Candidate, Support
 from app.matching.models import Match, PartnerChange, PartnerChangeCounter
 from app.partners import repository as partners
 from app.partners.lifecycle import PartnerStatus
-from app.partners.models import Facet, Partner, PartnerEvidenceTier, PartnerFacet, designated
+from app.partners.models import Facet, Partner, PartnerEvidenceTier, PartnerFacet
 from app.reviews.models import Decision, Review, ReviewDecision, Rubric, Score, ScoreSheet
 from app.reviews.scoring import Criterion, summarise
 
@@ -81,9 +81,6 @@ class IndexedPartner:
     expires_at: datetime | None
     # Built as designated: the index hands it to the engine only when it is, on as_of.
     candidate: Candidate
-
-    def designated_on(self, moment: datetime) -> bool:
-        return designated(self.status, self.approved_at, self.expires_at, moment)
 
 
 async def change_version(session: AsyncSession) -> int:

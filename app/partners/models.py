@@ -67,9 +67,15 @@ class Partner(IdMixin, TimestampMixin, VersionedMixin, Base):
         """Approved, or renewing a term that still runs, and in term on ``moment``.
 
         Suspended, withdrawn and denied partners are out whatever their dates say. The same
-        rule in SQL is ``partners.repository.designation_active``: change both together.
+        rule in SQL is ``partners.repository.designation_active``, and as a term for the match
+        index ``matching.index._term``: change them together.
         """
-        return designated(self.status, self.approved_at, self.expires_at, moment)
+        return (
+            self.status in DESIGNATED_STATUSES
+            and self.approved_at is not None
+            and self.expires_at is not None
+            and self.approved_at <= moment < self.expires_at
+        )
 
 
 def status_on(
@@ -80,21 +86,6 @@ def status_on(
     if status is PartnerStatus.APPROVED and expires_at is not None and expires_at <= moment:
         return PartnerStatus.EXPIRED
     return status
-
-
-def designated(
-    status: PartnerStatus,
-    approved_at: datetime | None,
-    expires_at: datetime | None,
-    moment: datetime,
-) -> bool:
-    """`Partner.designated_on` for a partner held outside the ORM, as the match index does."""
-    return (
-        status in DESIGNATED_STATUSES
-        and approved_at is not None
-        and expires_at is not None
-        and approved_at <= moment < expires_at
-    )
 
 
 class PartnerFacet(Base):
