@@ -1,5 +1,6 @@
 """The ASGI application: ``app.main:app``."""
 
+import gc
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,20 @@ tiers, due-diligence reviews and designations, and matching of district needs to
 Authenticate with `Authorization: Bearer <token>`, where the token is a JWT from
 `POST /v1/auth/token` or an API key (`rk_...`). Errors are RFC 9457 problem details.
 """
+
+
+def spare_long_lived_objects() -> None:
+    """Leave what the worker loaded at start (above all the match index) out of the cycle
+    collector's full passes.
+
+    A full pass walks every tracked object: with the national index loaded that took 170-190 ms,
+    about once per thousand requests, during which the worker answered nothing; every request in
+    flight waited. Frozen, a pass takes well under a millisecond. Reference counting still frees
+    what is dropped; only a frozen reference cycle would wait for `gc.unfreeze`, and the index's
+    partners, replaced whole when they change, hold none.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def operation_id(route: APIRoute) -> str:
@@ -52,9 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        warming = match_index.warm_up(database)
+        warming = match_index.warm_up(database, loaded=spare_long_lived_objects)
         yield
         warming.cancel()
+        # Whatever this app froze becomes collectable again (tests start many apps).
+        gc.unfreeze()
         await database.dispose()
 
     app = Registry(

@@ -91,7 +91,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         options["connect_args"] = {"timeout": 10}
     else:
-        options.update(pool_size=10, max_overflow=10)
+        options.update(
+            pool_size=settings.database_pool_size,
+            max_overflow=0,
+            pool_timeout=settings.database_pool_timeout_seconds,
+        )
     engine = create_async_engine(settings.database_url, **options)
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -253,6 +254,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(StaleDataError, _stale_write)
     app.add_exception_handler(OperationalError, _database_unavailable)
+    # Every pooled connection was busy for the whole pool timeout.
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 

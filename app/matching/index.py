@@ -11,7 +11,7 @@ worker took the write. The question costs one indexed query that usually returns
 
 import asyncio
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Annotated
 
@@ -61,11 +61,13 @@ class MatchIndex:
     def warming(self) -> bool:
         return self._warm_up is not None and not self._warm_up.done()
 
-    def warm_up(self, database: Database) -> "asyncio.Task[None]":
+    def warm_up(
+        self, database: Database, loaded: Callable[[], None] = lambda: None
+    ) -> "asyncio.Task[None]":
         """Load everything before the first match asks: at national scale it takes seconds.
 
-        Until it is done, `/readyz` says not ready. A failure (the database is down, say) is
-        left to the first match to meet again.
+        Until it is done, and ``loaded`` has run after a load, `/readyz` says not ready. A
+        failure (the database is down, say) is left to the first match to meet again.
         """
 
         async def load() -> None:
@@ -74,6 +76,8 @@ class MatchIndex:
                     await self.refresh(session)
             except SQLAlchemyError as error:
                 log.warning("match_index_warm_up_failed", error=type(error).__name__)
+                return
+            loaded()
 
         self._warm_up = asyncio.create_task(load())
         return self._warm_up

@@ -1,5 +1,6 @@
 """Pooled PostgreSQL connections that the server has closed are replaced before use."""
 
+import httpx
 import psycopg
 import pytest
 from sqlalchemy import text
@@ -7,6 +8,7 @@ from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
 from app.core.db import Database
+from app.main import create_app
 from tests.conftest import backend
 
 pytestmark = pytest.mark.skipif(backend() != "postgresql", reason="PostgreSQL's pool only")
@@ -32,3 +34,27 @@ async def test_a_connection_the_server_closed_is_replaced_without_a_failed_reque
         assert await server_process() != closed
     finally:
         await database.dispose()
+
+
+async def test_a_request_that_finds_every_pooled_connection_busy_gets_a_503_not_a_500(
+    settings: Settings,
+) -> None:
+    busy = settings.model_copy(
+        update={"database_pool_size": 1, "database_pool_timeout_seconds": 0.2}
+    )
+    app = create_app(busy)
+    transport = httpx.ASGITransport(app=app)
+    unknown_key = {"Authorization": "Bearer rk_no-such-key"}
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            async with app.state.database.engine.connect() as held:
+                await held.execute(text("SELECT 1"))
+                waited = await client.get("/v1/partners", headers=unknown_key)
+            served = await client.get("/v1/partners", headers=unknown_key)
+    finally:
+        await app.state.database.dispose()
+    assert waited.status_code == 503
+    assert waited.headers["content-type"] == "application/problem+json"
+    assert waited.headers["retry-after"] == "1"
+    # The connection back in the pool, the same request reaches the key check.
+    assert served.status_code == 401
