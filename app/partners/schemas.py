@@ -33,9 +33,14 @@ Region = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$"),
 ]
+# `\s` differs between the engines: U+0085 is whitespace to pydantic's (Rust) and not to a
+# client's ECMAScript one, U+FEFF the other way round. Naming both keeps the published pattern
+# the rule the server applies.
 Website = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^https?://[^\s]+$"),
+    StringConstraints(
+        strip_whitespace=True, max_length=500, pattern=r"^https?://[^\s\x85\ufeff]+$"
+    ),
     NO_CONTROL_CHARACTERS,
 ]
 
