@@ -27,11 +27,11 @@ async def valid_evidence_id(
     return evidence
 
 
-def classifier_thresholds(settings: SettingsDep) -> Thresholds:
+async def classifier_thresholds(settings: SettingsDep) -> Thresholds:
     return thresholds(settings)
 
 
-def document_storage(settings: SettingsDep) -> DocumentStorage:
+async def document_storage(settings: SettingsDep) -> DocumentStorage:
     return LocalStorage(settings.storage_root)
 
 

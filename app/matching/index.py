@@ -129,7 +129,7 @@ class MatchIndex:
         )
 
 
-def match_index(request: Request) -> MatchIndex:
+async def match_index(request: Request) -> MatchIndex:
     index: MatchIndex = request.app.state.match_index
     return index
 
