@@ -1,4 +1,5 @@
-"""Pooled PostgreSQL connections that the server has closed are replaced before use."""
+"""The PostgreSQL pool: a connection the server closed is replaced before use, and a request
+that finds every connection busy gets a 503."""
 
 import httpx
 import psycopg

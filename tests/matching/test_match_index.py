@@ -5,6 +5,7 @@ other answers the matches from the index it loaded before them.
 """
 
 import asyncio
+import gc
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -151,3 +152,16 @@ async def test_a_worker_loads_its_index_as_it_starts(settings: Settings) -> None
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_what_a_worker_loaded_is_left_out_of_full_gc_passes_until_it_stops(
+    settings: Settings,
+) -> None:
+    app = create_app(settings)
+    index: MatchIndex = app.state.match_index
+    gc.unfreeze()
+    async with app.router.lifespan_context(app):
+        assert index._warm_up is not None
+        await asyncio.wait_for(asyncio.shield(index._warm_up), timeout=30)
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
