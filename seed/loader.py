@@ -27,7 +27,7 @@ from app.districts import service as district_service
 from app.districts.schemas import DistrictCreate
 from app.evidence import service as evidence_service
 from app.evidence.classifier import Thresholds
-from app.evidence.models import Decision as EvidenceDecision
+from app.evidence.models import EvidenceDecisionKind
 from app.evidence.schemas import DecisionIn, EvidenceCreate
 from app.need_domains.models import NeedDomain
 from app.partners import service as partner_service
@@ -36,7 +36,7 @@ from app.partners.models import Partner
 from app.partners.schemas import PartnerCreate
 from app.reviews import repository as reviews
 from app.reviews import service as review_service
-from app.reviews.models import Decision, Review
+from app.reviews.models import Review, ReviewDecisionKind
 from app.reviews.schemas import (
     ConflictOfInterest,
     DecisionCreate,
@@ -123,11 +123,11 @@ async def _walk(session: AsyncSession, partner: Partner, demo: dict[str, Any]) -
     review = await _scored_review(session, partner, demo.get("demo_score", 3), scorers=2)
     conditions = demo.get("demo_conditions", [])
     if status is PartnerStatus.DENIED:
-        decision = Decision.DENY
+        decision = ReviewDecisionKind.DENY
     elif conditions:
-        decision = Decision.APPROVE_WITH_CONDITIONS
+        decision = ReviewDecisionKind.APPROVE_WITH_CONDITIONS
     else:
-        decision = Decision.APPROVE
+        decision = ReviewDecisionKind.APPROVE
     data = DecisionCreate(
         decision=decision, conditions=conditions, rationale=reason or "Meets the rubric."
     )
@@ -153,10 +153,10 @@ async def _load_evidence(
             session, SYSTEM, partner, EvidenceCreate.model_validate(study), limits
         )
         if decision == "accept":
-            verdict = DecisionIn(decision=EvidenceDecision.ACCEPT)
+            verdict = DecisionIn(decision=EvidenceDecisionKind.ACCEPT)
         elif decision == "return":
             verdict = DecisionIn(
-                decision=EvidenceDecision.RETURN,
+                decision=EvidenceDecisionKind.RETURN,
                 rationale="Single-site study that does not meet standards.",
                 feedback="Please add the multi-district evaluation you mention.",
             )

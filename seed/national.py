@@ -59,8 +59,13 @@ from app.evidence.classifier import (
     Tier,
     classify,
 )
-from app.evidence.models import Decision as EvidenceDecisionKind
-from app.evidence.models import Evidence, EvidenceDecision, EvidenceFinding, EvidenceStatus
+from app.evidence.models import (
+    Evidence,
+    EvidenceDecision,
+    EvidenceDecisionKind,
+    EvidenceFinding,
+    EvidenceStatus,
+)
 from app.evidence.rollup import partner_tiers
 from app.evidence.schemas import reasons_json
 from app.evidence.service import classification_json, thresholds
@@ -70,7 +75,7 @@ from app.needs.models import NeedsProfile, ProfileNeed
 from app.needs.vocabulary import FundingSource
 from app.partners.lifecycle import PartnerStatus
 from app.partners.models import Facet, Partner, PartnerEvidenceTier, PartnerFacet
-from app.reviews.models import Decision, Review, ReviewDecision, Rubric, Score, ScoreSheet
+from app.reviews.models import Review, ReviewDecision, ReviewDecisionKind, Rubric, Score, ScoreSheet
 from seed.loader import DAYS_PER_MONTH, SYSTEM
 
 MARKER_ACTION = "dataset.generated"
@@ -413,7 +418,7 @@ class Generator:
             if plan.standing == "first_review":
                 self._review(plan.id, None, self.rng.uniform(5, 60))
             elif plan.standing == "denied":
-                self._review(plan.id, Decision.DENY, self.rng.uniform(30, 400))
+                self._review(plan.id, ReviewDecisionKind.DENY, self.rng.uniform(30, 400))
             elif plan.standing in DESIGNATED:
                 self._designation(plan, partner)
 
@@ -425,7 +430,9 @@ class Generator:
             self.rng.uniform(term + 3, term + 400) if lapsed else self.rng.uniform(1, term - 3)
         )
         decision = (
-            Decision.APPROVE_WITH_CONDITIONS if self.rng.random() < 0.15 else Decision.APPROVE
+            ReviewDecisionKind.APPROVE_WITH_CONDITIONS
+            if self.rng.random() < 0.15
+            else ReviewDecisionKind.APPROVE
         )
         review_id = self._review(plan.id, decision, days_ago)
         approved_at = self.ago(days_ago)
@@ -453,7 +460,7 @@ class Generator:
                 "expires_at": expires_at,
                 "conditions": (
                     ["Quarterly progress reports to the state."]
-                    if decision is Decision.APPROVE_WITH_CONDITIONS
+                    if decision is ReviewDecisionKind.APPROVE_WITH_CONDITIONS
                     else []
                 ),
                 "ended_at": None,
@@ -464,7 +471,7 @@ class Generator:
         )
 
     def _review(
-        self, partner_id: uuid.UUID, decision: Decision | None, days_ago: float
+        self, partner_id: uuid.UUID, decision: ReviewDecisionKind | None, days_ago: float
     ) -> uuid.UUID:
         review_id = _uuid(self.rng)
         opened = self.ago(days_ago + self.rng.uniform(10, 60))
@@ -495,7 +502,7 @@ class Generator:
         )
         low, high = self.rubric.scale_min, self.rubric.scale_max
         # Denied applicants score low; approved ones mostly at the top of the scale.
-        centre = low + 0.5 if decision is Decision.DENY else high - 0.7
+        centre = low + 0.5 if decision is ReviewDecisionKind.DENY else high - 0.7
         for criterion in self.rubric.criteria:
             score = round(min(high, max(low, self.rng.gauss(centre, 0.6))))
             self.rows.add(
@@ -508,7 +515,7 @@ class Generator:
                 {
                     "review_id": review_id,
                     "decision": decision,
-                    "term_months": None if decision is Decision.DENY else TERM_MONTHS,
+                    "term_months": None if decision is ReviewDecisionKind.DENY else TERM_MONTHS,
                     "conditions": [],
                     "rationale": "Scored against the rubric by the state's review panel.",
                     "decided_by": SYSTEM.user_id,

@@ -27,7 +27,7 @@ class EvidenceStatus(StrEnum):
     REJECTED = "rejected"
 
 
-class Decision(StrEnum):
+class EvidenceDecisionKind(StrEnum):
     ACCEPT = "accept"
     RETURN = "return"
     REJECT = "reject"
@@ -124,7 +124,9 @@ class EvidenceDecision(IdMixin, Base):
         ForeignKey("evidence.id", ondelete="CASCADE"), index=True
     )
     evidence_version: Mapped[int] = mapped_column(Integer)
-    decision: Mapped[Decision] = mapped_column(enum_type(Decision, "evidence_decision"))
+    decision: Mapped[EvidenceDecisionKind] = mapped_column(
+        enum_type(EvidenceDecisionKind, "evidence_decision")
+    )
     computed_tier: Mapped[int | None] = mapped_column(Integer)
     final_tier: Mapped[int | None] = mapped_column(Integer)
     rationale: Mapped[str] = mapped_column(Text, default="")

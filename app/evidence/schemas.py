@@ -15,7 +15,7 @@ from app.auth.principal import Principal
 from app.core.schemas import Code, LongText, Omittable, RequestModel, ShortText
 from app.core.vocabulary import GradeBand, Locale
 from app.evidence.classifier import Classification, Design, Direction, Reason, StandardsRating
-from app.evidence.models import Decision, Evidence, EvidenceDecision, EvidenceStatus
+from app.evidence.models import Evidence, EvidenceDecision, EvidenceDecisionKind, EvidenceStatus
 from app.partners.schemas import GradeBands, Locales, Website
 
 MAX_SAMPLE = 100_000_000
@@ -108,7 +108,7 @@ class ClassifyRequest(StudyFields):
 
 
 class DecisionIn(RequestModel):
-    decision: Decision
+    decision: EvidenceDecisionKind
     tier: FinalTier | None = Field(
         default=None, description="Accept only: the final tier when it differs from the computed."
     )
@@ -169,8 +169,8 @@ class DocumentRead(BaseModel):
     uploaded_at: datetime
 
 
-class DecisionRead(BaseModel):
-    decision: Decision
+class EvidenceDecisionRead(BaseModel):
+    decision: EvidenceDecisionKind
     evidence_version: int = Field(description="The version of the record that was decided.")
     computed_tier: int | None
     final_tier: int | None
@@ -203,7 +203,9 @@ class EvidenceRead(BaseModel):
     computed_tier: int | None
     final_tier: int | None = Field(description="The reviewer's tier, once accepted.")
     document: DocumentRead | None
-    decisions: list[DecisionRead] = Field(description="Every decision so far, oldest first.")
+    decisions: list[EvidenceDecisionRead] = Field(
+        description="Every decision so far, oldest first."
+    )
     source: str | None = Field(description="`wwc` for imported records; null when submitted.")
     external_id: str | None
     submitted_at: datetime
@@ -238,9 +240,9 @@ def study_classification(classification: Classification) -> StudyClassification:
     )
 
 
-def _decision_read(row: EvidenceDecision, principal: Principal) -> DecisionRead:
+def _decision_read(row: EvidenceDecision, principal: Principal) -> EvidenceDecisionRead:
     staff = principal.is_state_staff
-    return DecisionRead(
+    return EvidenceDecisionRead(
         decision=row.decision,
         evidence_version=row.evidence_version,
         computed_tier=row.computed_tier,

@@ -27,9 +27,9 @@ from app.evidence.classifier import (
     classify_in_context,
 )
 from app.evidence.models import (
-    Decision,
     Evidence,
     EvidenceDecision,
+    EvidenceDecisionKind,
     EvidenceFinding,
     EvidenceStatus,
 )
@@ -54,9 +54,9 @@ PDF_MAGIC = b"%PDF-"
 # A partner corrects a record while the state has not settled it; decisions are final.
 EDITABLE = frozenset({EvidenceStatus.SUBMITTED, EvidenceStatus.RETURNED})
 DECIDED_STATUS = {
-    Decision.ACCEPT: EvidenceStatus.ACCEPTED,
-    Decision.RETURN: EvidenceStatus.RETURNED,
-    Decision.REJECT: EvidenceStatus.REJECTED,
+    EvidenceDecisionKind.ACCEPT: EvidenceStatus.ACCEPTED,
+    EvidenceDecisionKind.RETURN: EvidenceStatus.RETURNED,
+    EvidenceDecisionKind.REJECT: EvidenceStatus.REJECTED,
 }
 STUDY_FIELDS = frozenset(StudyFields.model_fields)
 
@@ -207,16 +207,16 @@ async def update(
 
 
 def _check_decision(
-    evidence: Evidence, decision: Decision, tier: int | None, rationale: str
+    evidence: Evidence, decision: EvidenceDecisionKind, tier: int | None, rationale: str
 ) -> None:
     if evidence.status is not EvidenceStatus.SUBMITTED:
         raise Conflict(
             f"Only submitted evidence is decided; this record is {evidence.status}.", allowed=[]
         )
-    if tier is not None and decision is not Decision.ACCEPT:
+    if tier is not None and decision is not EvidenceDecisionKind.ACCEPT:
         raise InvalidInput(["body", "tier"], "A tier is set only when accepting.")
     overrides = tier is not None and tier != evidence.computed_tier
-    if (overrides or decision is not Decision.ACCEPT) and not rationale:
+    if (overrides or decision is not EvidenceDecisionKind.ACCEPT) and not rationale:
         why = (
             "a final tier that differs from the computed one"
             if overrides
@@ -235,7 +235,9 @@ async def decide(
     decision, tier, rationale, feedback = data.decision, data.tier, data.rationale, data.feedback
     _check_decision(evidence, decision, tier, rationale)
     before = evidence.status
-    final_tier = (tier or evidence.computed_tier) if decision is Decision.ACCEPT else None
+    final_tier = (
+        (tier or evidence.computed_tier) if decision is EvidenceDecisionKind.ACCEPT else None
+    )
     evidence.decisions.append(
         EvidenceDecision(
             evidence_version=evidence.version,

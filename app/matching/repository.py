@@ -45,10 +45,16 @@ from app.matching.models import Match, PartnerChange, PartnerChangeCounter
 from app.partners import repository as partners
 from app.partners.lifecycle import PartnerStatus
 from app.partners.models import Facet, Partner, PartnerEvidenceTier, PartnerFacet
-from app.reviews.models import Decision, Review, ReviewDecision, Rubric, Score, ScoreSheet
+from app.reviews.models import (
+    APPROVING,
+    Review,
+    ReviewDecision,
+    Rubric,
+    Score,
+    ScoreSheet,
+)
 from app.reviews.scoring import Criterion, summarise
 
-APPROVING = (Decision.APPROVE, Decision.APPROVE_WITH_CONDITIONS)
 STREAM_BATCH = 5000
 
 

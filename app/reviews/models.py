@@ -85,11 +85,14 @@ class Score(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
 
 
-class Decision(StrEnum):
+class ReviewDecisionKind(StrEnum):
     APPROVE = "approve"
     APPROVE_WITH_CONDITIONS = "approve_with_conditions"
     DENY = "deny"
     DEFER = "defer"
+
+
+APPROVING = frozenset({ReviewDecisionKind.APPROVE, ReviewDecisionKind.APPROVE_WITH_CONDITIONS})
 
 
 class ReviewDecision(Base):
@@ -98,7 +101,7 @@ class ReviewDecision(Base):
     __tablename__ = "review_decisions"
 
     review_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reviews.id"), primary_key=True)
-    decision: Mapped[Decision] = mapped_column(enum_type(Decision, "decision"))
+    decision: Mapped[ReviewDecisionKind] = mapped_column(enum_type(ReviewDecisionKind, "decision"))
     term_months: Mapped[int | None] = mapped_column(Integer)
     conditions: Mapped[list[str]] = mapped_column(JSON, default=list)
     rationale: Mapped[str] = mapped_column(Text)

@@ -6,7 +6,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.core.schemas import Code, LongText, RequestModel, ShortText
-from app.reviews.models import Decision, Review, Rubric, ScoreSheet
+from app.reviews.models import APPROVING, Review, ReviewDecisionKind, Rubric, ScoreSheet
 from app.reviews.scoring import Summary
 
 MAX_SCALE = 100
@@ -126,7 +126,7 @@ class SheetRead(BaseModel):
 
 
 class DecisionCreate(RequestModel):
-    decision: Decision
+    decision: ReviewDecisionKind
     term_months: int | None = Field(
         default=None,
         ge=1,
@@ -138,16 +138,15 @@ class DecisionCreate(RequestModel):
 
     @model_validator(mode="after")
     def _fits_the_decision(self) -> Self:
-        approving = self.decision in {Decision.APPROVE, Decision.APPROVE_WITH_CONDITIONS}
-        if self.term_months is not None and not approving:
+        if self.term_months is not None and self.decision not in APPROVING:
             raise ValueError("term_months applies to approvals only")
-        if (self.decision is Decision.APPROVE_WITH_CONDITIONS) != bool(self.conditions):
+        if (self.decision is ReviewDecisionKind.APPROVE_WITH_CONDITIONS) != bool(self.conditions):
             raise ValueError("conditions go with approve_with_conditions, and only with it")
         return self
 
 
-class DecisionRead(BaseModel):
-    decision: Decision
+class ReviewDecisionRead(BaseModel):
+    decision: ReviewDecisionKind
     term_months: int | None
     conditions: list[str]
     rationale: str
@@ -158,7 +157,7 @@ class DecisionRead(BaseModel):
 class PartnerDecisionRead(BaseModel):
     """What the partner sees of a decision: never the scores, notes or internal rationale."""
 
-    decision: Decision
+    decision: ReviewDecisionKind
     term_months: int | None
     conditions: list[str]
     decided_at: datetime
@@ -199,7 +198,7 @@ class ReviewRead(BaseModel):
     )
     sheets: list[SheetRead]
     scoring: Scoring
-    decision: DecisionRead | None
+    decision: ReviewDecisionRead | None
 
 
 class PartnerReviewRead(BaseModel):
@@ -271,7 +270,7 @@ def review_read(review: Review, summary: Summary, evidence_tiers: dict[str, int]
         ),
         decision=None
         if decision is None
-        else DecisionRead(
+        else ReviewDecisionRead(
             decision=decision.decision,
             term_months=decision.term_months,
             conditions=decision.conditions,

@@ -15,17 +15,24 @@ from app.partners import service as partners
 from app.partners.lifecycle import PartnerStatus
 from app.partners.models import Partner
 from app.reviews import repository
-from app.reviews.models import Decision, Review, ReviewDecision, Rubric, Score, ScoreSheet
+from app.reviews.models import (
+    APPROVING,
+    Review,
+    ReviewDecision,
+    ReviewDecisionKind,
+    Rubric,
+    Score,
+    ScoreSheet,
+)
 from app.reviews.schemas import DecisionCreate, ReviewCreate, RubricCreate, ScoresPut
 from app.reviews.scoring import Criterion, Summary, summarise
 
 # The rubric a review uses when none is named; seed/reference/rubric_default.json defines it.
 DEFAULT_RUBRIC = "Priority Partner due diligence"
-APPROVING = frozenset({Decision.APPROVE, Decision.APPROVE_WITH_CONDITIONS})
 OUTCOMES = {
-    Decision.APPROVE: PartnerStatus.APPROVED,
-    Decision.APPROVE_WITH_CONDITIONS: PartnerStatus.APPROVED,
-    Decision.DENY: PartnerStatus.DENIED,
+    ReviewDecisionKind.APPROVE: PartnerStatus.APPROVED,
+    ReviewDecisionKind.APPROVE_WITH_CONDITIONS: PartnerStatus.APPROVED,
+    ReviewDecisionKind.DENY: PartnerStatus.DENIED,
 }
 
 
@@ -203,7 +210,7 @@ def _check_may_decide(actor: Principal, review: Review, data: DecisionCreate) ->
         sheet.conflict_declared and sheet.reviewer_id == actor.user_id for sheet in review.sheets
     ):
         raise ConflictOfInterest("You declared a conflict of interest; another reviewer decides.")
-    if data.decision is Decision.DEFER:
+    if data.decision is ReviewDecisionKind.DEFER:
         return
     other_scorers = {
         sheet.reviewer_id
@@ -255,7 +262,7 @@ async def decide(
     except IntegrityError:
         raise ReviewClosed("Another reviewer decided this review a moment ago.") from None
     changes: dict[str, Any] = {"partner_id": partner.id, "decision": data.decision}
-    if data.decision is not Decision.DEFER:
+    if data.decision is not ReviewDecisionKind.DEFER:
         target = OUTCOMES[data.decision]
         term = None
         if term_months is not None:
