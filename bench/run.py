@@ -215,6 +215,32 @@ def peak_rss_mb(pids: list[int]) -> dict[int, float]:
     return peaks
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes have used so far (a process gone meanwhile counts 0)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            # The command name may hold spaces; the fields after its closing parenthesis do not.
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process on the machine: the backends serving the bench among them."""
+    found = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "postgres":
+                found.append(int(comm.parent.name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
 @dataclass(frozen=True)
 class Result:
     name: str
@@ -224,13 +250,20 @@ class Result:
     socket_errors: int
     p50_ms: float
     p99_ms: float
+    server_cpu_s: float
+    database_cpu_s: float
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
 
+    def cpu_ms_per_request(self, seconds: float) -> float:
+        return seconds * 1000 / max(self.requests, 1)
 
-def run_wrk(wrk: str, name: str, lines: list[str], token: str, duration: int, conns: int) -> Result:
+
+def run_wrk(
+    wrk: str, server: "Server", name: str, lines: list[str], token: str, duration: int, conns: int
+) -> Result:
     slug = "".join(char if char.isalnum() else "-" for char in name).strip("-")
     requests_file = RESULTS / f"requests-{slug}.txt"
     requests_file.write_text("\n".join(lines) + "\n")
@@ -252,7 +285,12 @@ def run_wrk(wrk: str, name: str, lines: list[str], token: str, duration: int, co
         return parsed
 
     wrk_run(WARM_UP_SECONDS)
+    # The pool keeps its connections, so the backends serving the run exist before it starts.
+    server_pids, database_pids = server.pids(), postgres_pids()
+    server_before, database_before = cpu_seconds(server_pids), cpu_seconds(database_pids)
     data = wrk_run(duration)
+    server_cpu = cpu_seconds(server_pids) - server_before
+    database_cpu = cpu_seconds(database_pids) - database_before
     requests_file.unlink()
     return Result(
         name=name,
@@ -262,6 +300,8 @@ def run_wrk(wrk: str, name: str, lines: list[str], token: str, duration: int, co
         socket_errors=data["socket_errors"],
         p50_ms=data["p50_us"] / 1000,
         p99_ms=data["p99_us"] / 1000,
+        server_cpu_s=server_cpu,
+        database_cpu_s=database_cpu,
     )
 
 
@@ -344,6 +384,12 @@ def report(
         )
     if not has_matches:
         rows.append(f"{'POST /v1/matches':<26} missing: the server has no such route yet")
+    rows.append("CPU per request during each run, server processes / every PostgreSQL process:")
+    for result in results:
+        rows.append(
+            f"  {result.name:<24} {result.cpu_ms_per_request(result.server_cpu_s):>6.2f} ms / "
+            f"{result.cpu_ms_per_request(result.database_cpu_s):.2f} ms"
+        )
     match = next((r for r in results if r.name == "POST /v1/matches"), None)
     if match is not None:
         verdict = "ok" if match.p99_ms <= MATCH_P99_MS else "MISS"
@@ -407,12 +453,12 @@ def main() -> None:
         results = []
         for name, lines, token in work:
             say(f"{name}: {WARM_UP_SECONDS}s warm-up, {duration}s run")
-            results.append(run_wrk(wrk, name, lines, token, duration, conns))
+            results.append(run_wrk(wrk, server, name, lines, token, duration, conns))
         unqueued = None
         for name, lines, token in work:
             if name == "POST /v1/matches":
                 say(f"{name} with one connection per worker: {duration}s run")
-                unqueued = run_wrk(wrk, name, lines, token, duration, workers)
+                unqueued = run_wrk(wrk, server, name, lines, token, duration, workers)
         pids = server.pids()
         peaks = peak_rss_mb(pids)
     finally:
