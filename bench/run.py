@@ -257,8 +257,13 @@ class Result:
     def rps(self) -> float:
         return self.requests / self.seconds
 
-    def cpu_ms_per_request(self, seconds: float) -> float:
-        return seconds * 1000 / max(self.requests, 1)
+    @property
+    def server_cpu_ms(self) -> float:
+        return self.server_cpu_s * 1000 / max(self.requests, 1)
+
+    @property
+    def database_cpu_ms(self) -> float:
+        return self.database_cpu_s * 1000 / max(self.requests, 1)
 
 
 def run_wrk(
@@ -387,8 +392,7 @@ def report(
     rows.append("CPU per request during each run, server processes / every PostgreSQL process:")
     for result in results:
         rows.append(
-            f"  {result.name:<24} {result.cpu_ms_per_request(result.server_cpu_s):>6.2f} ms / "
-            f"{result.cpu_ms_per_request(result.database_cpu_s):.2f} ms"
+            f"  {result.name:<24} {result.server_cpu_ms:>6.2f} ms / {result.database_cpu_ms:.2f} ms"
         )
     match = next((r for r in results if r.name == "POST /v1/matches"), None)
     if match is not None:
@@ -457,7 +461,7 @@ def main() -> None:
         unqueued = None
         for name, lines, token in work:
             if name == "POST /v1/matches":
-                say(f"{name} with one connection per worker: {duration}s run")
+                say(f"{name}, one connection per worker: {WARM_UP_SECONDS}s + {duration}s")
                 unqueued = run_wrk(wrk, server, name, lines, token, duration, workers)
         pids = server.pids()
         peaks = peak_rss_mb(pids)
