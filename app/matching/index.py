@@ -61,9 +61,7 @@ class MatchIndex:
     def warming(self) -> bool:
         return self._warm_up is not None and not self._warm_up.done()
 
-    def warm_up(
-        self, database: Database, loaded: Callable[[], None] = lambda: None
-    ) -> "asyncio.Task[None]":
+    def warm_up(self, database: Database, loaded: Callable[[], None]) -> "asyncio.Task[None]":
         """Load everything before the first match asks: at national scale it takes seconds.
 
         Until it is done, and ``loaded`` has run after a load, `/readyz` says not ready. A
