@@ -46,9 +46,15 @@ from app.partners.schemas import PartnerFilters, PartnerRecord
 DISTRICT_VISIBLE = (PartnerStatus.APPROVED, PartnerStatus.SUSPENDED, PartnerStatus.EXPIRED)
 
 
+def _status_among(statuses: Collection[PartnerStatus]) -> ColumnElement[bool]:
+    """``status IN (...)`` as equalities: an IN list is an "expanding" parameter, which
+    SQLAlchemy splices into the SQL text again on every execution (2 % of a partner read)."""
+    return or_(*(Partner.status == status for status in statuses))
+
+
 # A partner renewing its designation is under_review but was designated all the same.
 # Built once, as the scopes below: SQL expressions are immutable, and costly to build.
-_DISTRICT_VISIBLE = or_(Partner.status.in_(DISTRICT_VISIBLE), Partner.approved_at.is_not(None))
+_DISTRICT_VISIBLE = or_(_status_among(DISTRICT_VISIBLE), Partner.approved_at.is_not(None))
 # The scopes that follow from the caller's role alone.
 _ROLE_SCOPES: dict[Role, ColumnElement[bool]] = {
     **dict.fromkeys(STATE_ROLES, true()),
@@ -217,7 +223,7 @@ def _contains(column: InstrumentedAttribute[str], text: str) -> ColumnElement[bo
 def designation_active(moment: datetime) -> ColumnElement[bool]:
     """``Partner.designated_on`` in SQL: change both together."""
     return and_(
-        Partner.status.in_(DESIGNATED_STATUSES),
+        _status_among(DESIGNATED_STATUSES),
         Partner.approved_at <= moment,
         Partner.expires_at > moment,
     )
