@@ -4,13 +4,13 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import Select, bindparam, tuple_
+from sqlalchemy import Integer, Select, bindparam, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -80,6 +80,49 @@ def _decode(cursor: str, order: Sequence[InstrumentedAttribute[Any]]) -> list[An
     return key
 
 
+PAGE_SIZE = "page_size"
+
+
+def keyset(
+    query: Select[Row], order: Sequence[InstrumentedAttribute[Any]], *, after_cursor: bool
+) -> Select[Row]:
+    """``query`` read a page at a time in ``order``, which must end in a unique column.
+
+    The page size and a cursor's key are parameters (see ``read_page``), so one statement
+    serves every page: a caller may build it once and skip SQLAlchemy's cache-key pass.
+    """
+    if after_cursor:
+        bound = [
+            bindparam(_key_part(index), type_=column.type) for index, column in enumerate(order)
+        ]
+        query = query.where(tuple_(*order) > tuple_(*bound))
+    return query.order_by(*order).limit(bindparam(PAGE_SIZE, type_=Integer))
+
+
+def _key_part(index: int) -> str:
+    return f"cursor_{index}"
+
+
+async def read_page(
+    session: AsyncSession,
+    statement: Select[Row],
+    order: Sequence[InstrumentedAttribute[Any]],
+    cursor: str | None,
+    limit: int,
+    params: Mapping[str, Any] | None = None,
+) -> tuple[list[Row], str | None]:
+    """One page of a ``keyset`` statement, built with ``after_cursor`` set as ``cursor`` is."""
+    values = {**(params or {}), PAGE_SIZE: limit + 1}
+    if cursor is not None:
+        key = _decode(cursor, order)
+        values |= {_key_part(index): part for index, part in enumerate(key)}
+    rows = list(await session.scalars(statement, values))
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], encode_cursor([getattr(last, column.key) for column in order])
+
+
 async def paginate(
     session: AsyncSession,
     query: Select[Row],
@@ -88,15 +131,5 @@ async def paginate(
     limit: int,
 ) -> tuple[list[Row], str | None]:
     """One page of ``query`` in ``order`` (which must end in a unique column)."""
-    if cursor is not None:
-        key = _decode(cursor, order)
-        bound = [
-            bindparam(None, value, type_=column.type)
-            for value, column in zip(key, order, strict=True)
-        ]
-        query = query.where(tuple_(*order) > tuple_(*bound))
-    rows = list(await session.scalars(query.order_by(*order).limit(limit + 1)))
-    if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1]
-    return rows[:limit], encode_cursor([getattr(last, column.key) for column in order])
+    statement = keyset(query, order, after_cursor=cursor is not None)
+    return await read_page(session, statement, order, cursor, limit)

@@ -11,13 +11,12 @@ from app.auth.principal import Principal
 from app.core.base import moment_of
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.core.pagination import Cursor, Limit, Page, paginate
+from app.core.pagination import Cursor, Limit, Page, read_page
 from app.core.schemas import AS_OF_PATTERN
 from app.directory.export import to_csv
 from app.directory.schemas import DirectoryEntry
 from app.partners import repository
 from app.partners.dependencies import PartnerFiltersDep
-from app.partners.models import Partner
 from app.partners.schemas import PartnerRecord, partner_read
 
 router = APIRouter(prefix="/directory", tags=["directory"])
@@ -67,17 +66,23 @@ async def read_directory(
 ) -> Page[DirectoryEntry] | Response:
     """Partners whose designation is active, sorted by name; anyone may read it."""
     moment = moment_of(as_of)
-    query = repository.directory_query(filters, moment)
-    order = [Partner.name, Partner.id]
+    values = repository.filter_values(filters, moment)
     if _wants_csv(accept):
-        partners = await session.scalars(query.order_by(*order))
+        partners = await session.scalars(repository.directory_query(filters), values)
         day = (as_of or moment.date()).isoformat()
         return Response(
             to_csv(_entry(partner, moment) for partner in partners),
             media_type=f"{CSV}; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="directory-{day}.csv"'},
         )
-    partners_page, next_cursor = await paginate(session, query, order, cursor, limit)
+    partners_page, next_cursor = await read_page(
+        session,
+        repository.directory_page(filters, after_cursor=cursor is not None),
+        repository.ORDER,
+        cursor,
+        limit,
+        values,
+    )
     return Page(
         items=[_entry(partner, moment) for partner in partners_page], next_cursor=next_cursor
     )

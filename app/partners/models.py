@@ -67,7 +67,7 @@ class Partner(IdMixin, TimestampMixin, VersionedMixin, Base):
         """Approved, or renewing a term that still runs, and in term on ``moment``.
 
         Suspended, withdrawn and denied partners are out whatever their dates say. The same
-        rule in SQL is ``partners.repository.designation_active``, and as a term for the match
+        rule in SQL is ``partners.repository._DESIGNATION_ACTIVE``, and as a term for the match
         index ``matching.index._term``: change them together.
         """
         return (

@@ -7,12 +7,11 @@ from app.core.base import utcnow
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.etag import IfMatch, check_if_match, etag
-from app.core.pagination import Cursor, Limit, Page, paginate
+from app.core.pagination import Cursor, Limit, Page, read_page
 from app.idempotency.service import IdempotencyDep
 from app.partners import repository, service
 from app.partners.dependencies import PartnerFiltersDep, PartnerNotFound, VisiblePartner
 from app.partners.lifecycle import PartnerStatus
-from app.partners.models import Partner
 from app.partners.schemas import (
     PartnerCreate,
     PartnerRead,
@@ -57,12 +56,13 @@ async def list_partners(
     """Partners the caller may see, sorted by name, filtered."""
     filters = filters.model_copy(update={"status": status})
     now = utcnow()
-    partners, next_cursor = await paginate(
+    partners, next_cursor = await read_page(
         session,
-        repository.list_query(principal, filters, now),
-        [Partner.name, Partner.id],
+        repository.list_page(principal, filters, after_cursor=cursor is not None),
+        repository.ORDER,
         cursor,
         limit,
+        repository.filter_values(filters, now),
     )
     items = [partner_read(partner, principal, now) for partner in partners]
     return Page(items=items, next_cursor=next_cursor)
