@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
-from app.api import api_router
+from app.api import API_PREFIX, DOMAIN_ROUTERS
 from app.core.config import ConfigurationError, Environment, Settings, get_settings
 from app.core.db import Database
 from app.core.errors import document_problems, install_error_handlers
@@ -89,7 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     document_problems(app)
     app.include_router(health_router)
-    app.include_router(api_router)
+    for router in DOMAIN_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
 
     def body_limit(path: str) -> int:
         return (
