@@ -42,27 +42,24 @@ async def _profile(
 ) -> tuple[District, dict[str, Any]]:
     """The district and the profile snapshot the match is computed from, as the caller may see."""
     if data.needs_id is not None:
-        profile = await needs_profiles.get(session, actor, data.needs_id)
+        profile = await needs_profiles.get(session, actor, data.needs_id, with_district=True)
         if profile is None:
             raise NeedsProfileNotFound(f"No needs profile {data.needs_id}.")
         snapshot = NeedsProfileRead.model_validate(profile).model_dump(
             mode="json", include=PROFILE_FIELDS
         )
-        district_id = profile.district_id
-    else:
-        assert data.district_id is not None, "MatchCreate requires one or the other"
-        snapshot = data.model_dump(mode="json", include=PROFILE_FIELDS)
-        # Left out inline, as in a stored profile: no restriction.
-        for name in ("grade_bands", "student_groups", "delivery_modes"):
-            snapshot[name] = snapshot[name] or []
-        district_id = data.district_id
-    district = await districts.get(session, actor, district_id)
+        return profile.district, snapshot
+    assert data.district_id is not None, "MatchCreate requires one or the other"
+    snapshot = data.model_dump(mode="json", include=PROFILE_FIELDS)
+    # Left out inline, as in a stored profile: no restriction.
+    for name in ("grade_bands", "student_groups", "delivery_modes"):
+        snapshot[name] = snapshot[name] or []
+    district = await districts.get(session, actor, data.district_id)
     if district is None:
-        raise DistrictNotFound(f"No district {district_id}.")
-    if data.needs_id is None:
-        await check_need_domains(
-            session, [need["need_domain"] for need in snapshot["needs"]], ["body", "needs"]
-        )
+        raise DistrictNotFound(f"No district {data.district_id}.")
+    await check_need_domains(
+        session, [need["need_domain"] for need in snapshot["needs"]], ["body", "needs"]
+    )
     return district, snapshot
 
 

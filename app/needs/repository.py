@@ -29,15 +29,20 @@ def list_query(principal: Principal, district_id: uuid.UUID) -> Select[NeedsProf
 
 
 async def get(
-    session: AsyncSession, principal: Principal, profile_id: uuid.UUID
+    session: AsyncSession,
+    principal: Principal,
+    profile_id: uuid.UUID,
+    *,
+    with_district: bool = False,
 ) -> NeedsProfile | None:
+    """The profile with its needs, and its district if asked: whoever may see a profile may
+    see its district, so the district needs no scope of its own."""
     # Joined, not selectin: for one profile and its few needs, one round trip instead of two.
-    query = (
-        select(NeedsProfile)
-        .where(_scope(principal), NeedsProfile.id == profile_id)
-        .options(joinedload(NeedsProfile.needs))
-    )
-    return (await session.scalars(query)).unique().one_or_none()
+    loads = [joinedload(NeedsProfile.needs)]
+    if with_district:
+        loads.append(joinedload(NeedsProfile.district))
+    query = select(NeedsProfile).where(_scope(principal), NeedsProfile.id == profile_id)
+    return (await session.scalars(query.options(*loads))).unique().one_or_none()
 
 
 async def unknown_need_domains(session: AsyncSession, codes: Iterable[str]) -> list[str]:
