@@ -1,13 +1,19 @@
 """Write the audit trail: one event per change, in the change's own transaction."""
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from fastapi.encoders import jsonable_encoder
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.auth.principal import Principal
+from app.core.base import utcnow
+
+# The table rather than the entity: an ORM-enabled INSERT costs half again as much, for
+# nothing this module uses (declarative mappings type `__table__` loosely, hence the cast).
+_INSERT = insert(cast(Table, AuditEvent.__table__))
 
 
 async def record(
@@ -17,17 +23,23 @@ async def record(
     entity_type: str,
     entity_id: uuid.UUID | None,
     changes: dict[str, Any],
-) -> AuditEvent:
-    event = AuditEvent(
-        actor_id=actor.user_id if actor else None,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        changes=jsonable_encoder(changes),
-    )
-    session.add(event)
+) -> None:
+    # The change first, as before: its errors surface in the service that made it.
     await session.flush()
-    return event
+    # Nothing reads an event back, so it skips the unit of work: one INSERT of a prebuilt
+    # statement costs a third of adding an object and flushing it.
+    await session.execute(
+        _INSERT,
+        {
+            "id": uuid.uuid4(),
+            "at": utcnow(),
+            "actor_id": actor.user_id if actor else None,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "changes": jsonable_encoder(changes),
+        },
+    )
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
