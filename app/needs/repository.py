@@ -14,12 +14,19 @@ from app.need_domains.models import NeedDomain
 from app.needs.models import NeedsProfile
 
 
-def _scope(principal: Principal) -> ColumnElement[bool]:
-    if principal.is_state_staff:
+def _within(
+    sees_all: bool, district: uuid.UUID | BindParameter[uuid.UUID] | None
+) -> ColumnElement[bool]:
+    """The profiles a caller may see: every one, its own district's, or none."""
+    if sees_all:
         return true()
-    if principal.district_id is not None:
-        return NeedsProfile.district_id == principal.district_id
+    if district is not None:
+        return NeedsProfile.district_id == district
     return false()
+
+
+def _scope(principal: Principal) -> ColumnElement[bool]:
+    return _within(principal.is_state_staff, principal.district_id)
 
 
 def list_query(principal: Principal, district_id: uuid.UUID) -> Select[NeedsProfile]:
@@ -39,11 +46,7 @@ def _by_id(sees_all: bool, has_district: bool, with_district: bool) -> Select[Ne
     loads = [joinedload(NeedsProfile.needs)]
     if with_district:
         loads.append(joinedload(NeedsProfile.district))
-    scope: ColumnElement[bool] = false()
-    if sees_all:
-        scope = true()
-    elif has_district:
-        scope = NeedsProfile.district_id == _CALLER_DISTRICT
+    scope = _within(sees_all, _CALLER_DISTRICT if has_district else None)
     query = select(NeedsProfile).where(NeedsProfile.id == bindparam("profile_id"), scope)
     return query.options(*loads)
 
