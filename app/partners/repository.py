@@ -235,8 +235,11 @@ def _given(filters: PartnerFilters) -> frozenset[str]:
     return frozenset(name for name, value in values.items() if value not in (None, ""))
 
 
-def _filtered(given: frozenset[str], status: PartnerStatus | None) -> list[ColumnElement[bool]]:
-    conditions = [_has_facet(facet) for facet in _FACET_FILTERS if facet.value in given]
+def _filtered(
+    scope: ColumnElement[bool], given: frozenset[str], status: PartnerStatus | None
+) -> Select[PartnerRecord]:
+    """The records within ``scope`` that pass the given filters, their values as parameters."""
+    conditions = [scope, *(_has_facet(f) for f in _FACET_FILTERS if f.value in given)]
     if "min_evidence_tier" in given:
         strong_enough = [
             PartnerEvidenceTier.partner_id == Partner.id,
@@ -249,7 +252,7 @@ def _filtered(given: frozenset[str], status: PartnerStatus | None) -> list[Colum
         conditions.append(_status_is(status))
     if "q" in given:
         conditions.append(or_(_contains(Partner.name), _contains(Partner.description)))
-    return conditions
+    return select(_RECORD).where(*conditions)
 
 
 def filter_values(filters: PartnerFilters, moment: datetime) -> dict[str, Any]:
@@ -270,8 +273,7 @@ def _page(
     status: PartnerStatus | None,
     after_cursor: bool,
 ) -> Select[PartnerRecord]:
-    query = select(_RECORD).where(scope, *_filtered(given, status))
-    return keyset(query, ORDER, after_cursor=after_cursor)
+    return keyset(_filtered(scope, given, status), ORDER, after_cursor=after_cursor)
 
 
 # A list's statement depends on the caller's role, which filters are given and whether a
@@ -300,8 +302,7 @@ def directory_page(filters: PartnerFilters, *, after_cursor: bool) -> Select[Par
 
 def directory_query(filters: PartnerFilters) -> Select[PartnerRecord]:
     """The whole public directory, sorted by name, with ``filter_values`` as parameters."""
-    query = select(_RECORD).where(_DESIGNATION_ACTIVE, *_filtered(_given(filters), filters.status))
-    return query.order_by(*ORDER)
+    return _filtered(_DESIGNATION_ACTIVE, _given(filters), filters.status).order_by(*ORDER)
 
 
 async def lock(session: AsyncSession, partner_ids: Collection[uuid.UUID]) -> None:
