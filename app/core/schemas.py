@@ -18,7 +18,10 @@ from pydantic_core import CoreSchema, core_schema
 _ALLOWED = r"[^\x00-\x08\x0b\x0c\x0e-\x1f]"
 PRINTABLE_PATTERN = rf"^{_ALLOWED}*$"
 # Text that is trimmed and then must not be empty: some character other than white space.
-NOT_BLANK_PATTERN = rf"^{_ALLOWED}*[^\s\x00-\x1f]{_ALLOWED}*$"
+# U+0085 is white space to the server (it trims it) and not to a client's ECMAScript `\s`,
+# U+FEFF the other way round: naming both keeps every text the pattern admits one the server
+# accepts.
+NOT_BLANK_PATTERN = rf"^{_ALLOWED}*[^\s\x00-\x1f\x85\ufeff]{_ALLOWED}*$"
 
 # The days an `as_of` may name, 2000-01-01 to 2999-12-31: JSON Schema has no date bounds.
 AS_OF_PATTERN = r"^2[0-9]{3}-"
