@@ -4,7 +4,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -103,6 +103,15 @@ def _key_part(index: int) -> str:
     return f"cursor_{index}"
 
 
+async def _entities(
+    session: AsyncSession, statement: Select[Any], values: dict[str, Any]
+) -> Sequence[Any]:
+    return list(await session.scalars(statement, values))
+
+
+Load = Callable[[AsyncSession, Select[Any], dict[str, Any]], Awaitable[Sequence[Any]]]
+
+
 async def read_page(
     session: AsyncSession,
     statement: Select[Row],
@@ -110,13 +119,15 @@ async def read_page(
     cursor: str | None,
     limit: int,
     params: Mapping[str, Any] | None = None,
+    load: Load = _entities,
 ) -> tuple[list[Row], str | None]:
-    """One page of a ``keyset`` statement, built with ``after_cursor`` set as ``cursor`` is."""
+    """One page of a ``keyset`` statement, built with ``after_cursor`` set as ``cursor`` is,
+    read by ``load`` (by default as the statement's first entity or column)."""
     values = {**(params or {}), PAGE_SIZE: limit + 1}
     if cursor is not None:
         key = _decode(cursor, order)
         values |= {_key_part(index): part for index, part in enumerate(key)}
-    rows = list(await session.scalars(statement, values))
+    rows = list(await load(session, statement, values))
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]

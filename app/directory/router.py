@@ -68,7 +68,7 @@ async def read_directory(
     moment = moment_of(as_of)
     values = repository.filter_values(filters, moment)
     if _wants_csv(accept):
-        partners = await session.scalars(repository.directory_query(filters), values)
+        partners = await repository.records(session, repository.directory_query(filters), values)
         day = (as_of or moment.date()).isoformat()
         return Response(
             to_csv(_entry(partner, moment) for partner in partners),
@@ -82,6 +82,7 @@ async def read_directory(
         cursor,
         limit,
         values,
+        repository.records,
     )
     return Page(
         items=[_entry(partner, moment) for partner in partners_page], next_cursor=next_cursor

@@ -63,6 +63,7 @@ async def list_partners(
         cursor,
         limit,
         repository.filter_values(filters, now),
+        repository.records,
     )
     items = [partner_read(partner, principal, now) for partner in partners]
     return Page(items=items, next_cursor=next_cursor)
