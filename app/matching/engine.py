@@ -287,30 +287,29 @@ def _describe_tier(tier: Tier | None) -> str:
 
 
 class _NeedFit(NamedTuple):
-    """What a need contributes to the score: the rest of `NeedResult` only explains it."""
+    """A need's tier and overlap for one candidate, from its supports' tiers in context: the
+    score reads the first four fields, the explanation the rest."""
 
     priority: int
     served: bool
     tier: Tier | None  # the best in the district's context
     overlap: float  # the best study overlap
-
-
-def _in_context(support: Support, context: DistrictContext) -> tuple[Tier, float]:
-    population, setting = context_overlap(support.study, context)
-    return tier_here(support.tier, population, setting), (population + setting) / 2
+    supports: tuple[Support, ...]  # empty when the need is not served
+    tiers_here: tuple[Tier, ...]  # each support's tier in the district's context
 
 
 def _need_fit(query: NeedsQuery, candidate: Candidate, need: NeedRequest) -> _NeedFit:
     if need.need_domain not in candidate.need_domains:
-        return _NeedFit(need.priority, served=False, tier=None, overlap=0.0)
-    best: Tier | None = None
+        return _NeedFit(need.priority, False, None, 0.0, (), ())
+    supports = candidate.supports_by_domain.get(need.need_domain, ())
+    tiers_here: list[Tier] = []
     overlap = 0.0
-    for support in candidate.supports_by_domain.get(need.need_domain, ()):
-        tier, support_overlap = _in_context(support, query.context)
-        if best is None or tier < best:
-            best = tier
-        overlap = max(overlap, support_overlap)
-    return _NeedFit(need.priority, served=True, tier=best, overlap=overlap)
+    for support in supports:
+        population, setting = context_overlap(support.study, query.context)
+        tiers_here.append(tier_here(support.tier, population, setting))
+        overlap = max(overlap, (population + setting) / 2)
+    best = min(tiers_here, default=None)
+    return _NeedFit(need.priority, True, best, overlap, supports, tuple(tiers_here))
 
 
 def _covered(fit: _NeedFit, required: Tier) -> bool:
@@ -374,6 +373,8 @@ class _Screened(NamedTuple):
     """A candidate's score and exclusions, without the explanations `evaluate` adds."""
 
     candidate: Candidate
+    fits: list[_NeedFit]
+    components: Components
     score: float
     codes: tuple[ExclusionCode, ...]
 
@@ -384,13 +385,12 @@ class _Screened(NamedTuple):
 
 def _screen(query: NeedsQuery, candidate: Candidate, weights: Weights) -> _Screened:
     fits = [_need_fit(query, candidate, need) for need in query.needs]
-    score = _score(weights, _components(query, candidate, fits))
-    return _Screened(candidate, score, _exclusion_codes(query, candidate, fits))
+    components = _components(query, candidate, fits)
+    codes = _exclusion_codes(query, candidate, fits)
+    return _Screened(candidate, fits, components, _score(weights, components), codes)
 
 
-def _need_result(query: NeedsQuery, candidate: Candidate, need: NeedRequest) -> NeedResult:
-    fit = _need_fit(query, candidate, need)
-    supports = candidate.supports_by_domain.get(need.need_domain, ()) if fit.served else ()
+def _need_result(query: NeedsQuery, need: NeedRequest, fit: _NeedFit) -> NeedResult:
     return NeedResult(
         need_domain=need.need_domain,
         priority=need.priority,
@@ -398,13 +398,13 @@ def _need_result(query: NeedsQuery, candidate: Candidate, need: NeedRequest) -> 
         served=fit.served,
         covered=_covered(fit, query.required_tier),
         tier=fit.tier,
-        context_free_tier=min((support.tier for support in supports), default=None),
+        context_free_tier=min((support.tier for support in fit.supports), default=None),
         evidence_ids=tuple(
             sorted(
                 {
                     support.evidence_id
-                    for support in supports
-                    if _in_context(support, query.context)[0] == fit.tier
+                    for support, tier in zip(fit.supports, fit.tiers_here, strict=True)
+                    if tier == fit.tier
                 }
             )
         ),
@@ -459,22 +459,28 @@ def _explain(
             )
 
 
-def evaluate(query: NeedsQuery, candidate: Candidate, weights: Weights) -> Evaluation:
-    """One candidate's score, components, evidence per need and exclusions, explained."""
-    fits = [_need_fit(query, candidate, need) for need in query.needs]
-    components = _components(query, candidate, fits)
-    needs = tuple(_need_result(query, candidate, need) for need in query.needs)
+def _explained(query: NeedsQuery, screened: _Screened) -> Evaluation:
+    candidate = screened.candidate
+    needs = tuple(
+        _need_result(query, need, fit) for need, fit in zip(query.needs, screened.fits, strict=True)
+    )
     return Evaluation(
         partner_id=candidate.partner_id,
         name=candidate.name,
-        score=_score(weights, components),
-        components=Components(*(round(value, SCORE_DIGITS) for value in components.as_tuple())),
+        score=screened.score,
+        components=Components(
+            *(round(value, SCORE_DIGITS) for value in screened.components.as_tuple())
+        ),
         needs=needs,
         exclusions=tuple(
-            Exclusion(code, _explain(code, query, candidate, needs))
-            for code in _exclusion_codes(query, candidate, fits)
+            Exclusion(code, _explain(code, query, candidate, needs)) for code in screened.codes
         ),
     )
+
+
+def evaluate(query: NeedsQuery, candidate: Candidate, weights: Weights) -> Evaluation:
+    """One candidate's score, components, evidence per need and exclusions, explained."""
+    return _explained(query, _screen(query, candidate, weights))
 
 
 def match(
@@ -485,9 +491,9 @@ def match(
 ) -> MatchOutcome:
     """Rank the candidates for ``query``; see the module docstring for every rule.
 
-    Every candidate is screened (score and exclusion codes, by the same functions `evaluate`
-    uses, so the same floats), and only those that make one of the two lists are explained:
-    with thousands of candidates, the explanations are most of the cost.
+    Every candidate is screened (score and exclusion codes, as `evaluate` computes them), and
+    only those that make one of the two lists are explained: with thousands of candidates,
+    the explanations are most of the cost.
     """
     weights = weights or Weights()
     screened = [_screen(query, candidate, weights) for candidate in candidates]
@@ -502,9 +508,9 @@ def match(
     excluded = sorted((entry for entry in screened if entry.codes), key=key)[:limit]
     return MatchOutcome(
         results=tuple(
-            RankedPartner(rank, evaluate(query, entry.candidate, weights))
+            RankedPartner(rank, _explained(query, entry))
             for rank, entry in enumerate(ranked, start=1)
         ),
-        excluded=tuple(evaluate(query, entry.candidate, weights) for entry in excluded),
+        excluded=tuple(_explained(query, entry) for entry in excluded),
         excluded_counts=counts,
     )
