@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     GetCoreSchemaHandler,
@@ -56,11 +57,20 @@ class _NoControlCharacters:
         return json_schema
 
 
+def _not_blank(value: str) -> str:
+    # Pydantic trims white space but keeps U+FEFF, which shows nothing either: text of byte
+    # order marks alone is as blank as the pattern says.
+    if not value.replace("\ufeff", "").strip():
+        raise ValueError("must not be blank")
+    return value
+
+
 NO_CONTROL_CHARACTERS = _NoControlCharacters()
 ShortText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     _NoControlCharacters(NOT_BLANK_PATTERN),
+    AfterValidator(_not_blank),
 ]
 SearchText = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=200), NO_CONTROL_CHARACTERS

@@ -28,6 +28,7 @@ def _bodies() -> list[tuple[str, Any, int]]:
         ("NUL byte", good | {"name": "Bad\x00Name"}, 422),
         ("control character", good | {"description": "bell\x07"}, 422),
         ("empty name", good | {"name": "   "}, 422),
+        ("byte order marks for a name", good | {"name": "\ufeff \ufeff"}, 422),
         ("overlong name", good | {"name": "n" * 201}, 422),
         ("too many regions", good | {"regions": [f"r{i}" for i in range(61)]}, 422),
         ("unknown field", good | {"evil": True}, 422),
