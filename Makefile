@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/registry_test
 
-.PHONY: run install migrate seed serve test lint audit test-sqlite test-postgres openapi bench clean
+.PHONY: run install migrate seed serve test lint audit test-sqlite test-postgres openapi bench bench-cpu clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ test: lint audit test-sqlite test-postgres
 # docs/benchmark.md. Bounded: a few seconds of warm-up and 15 s per endpoint.
 bench: install
 	$(BIN)/python bench/run.py
+
+# The CPU each benched request costs the app, called in process: for comparing two commits on
+# a noisy machine (docs/benchmark.md). Uses the bench database that `make bench` builds.
+bench-cpu: install
+	$(BIN)/python bench/cpu.py
 
 openapi: install
 	$(BIN)/python -m app.openapi > openapi/openapi.json

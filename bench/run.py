@@ -101,6 +101,18 @@ def secret_key() -> str:
     return SECRET.read_text().strip()
 
 
+def app_environment(url: str) -> dict[str, str]:
+    """This process's environment for the app, as in production, on the bench database: none
+    of the caller's own ``REGISTRY_`` settings."""
+    own = {key: value for key, value in os.environ.items() if not key.startswith("REGISTRY_")}
+    return own | {
+        "REGISTRY_ENV": "production",
+        "REGISTRY_DATABASE_URL": url,
+        "REGISTRY_SECRET_KEY": secret_key(),
+        "REGISTRY_LOG_JSON": "true",
+    }
+
+
 def registry(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [str(REGISTRY), *args], env=env, cwd=ROOT, capture_output=True, text=True, check=False
@@ -432,12 +444,7 @@ def main() -> None:
     workers = _bounded("BENCH_WORKERS", os.cpu_count() or 1, 4)
     wrk = ensure_wrk()
     ensure_database(url, fresh=os.environ.get("BENCH_FRESH") == "1")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("REGISTRY_")} | {
-        "REGISTRY_ENV": "production",
-        "REGISTRY_DATABASE_URL": url,
-        "REGISTRY_SECRET_KEY": secret_key(),
-        "REGISTRY_LOG_JSON": "true",
-    }
+    env = app_environment(url)
     load_data(env, url)
     fixtures = json.loads(FIXTURES.read_text())
     server = Server(env, workers)
