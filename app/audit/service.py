@@ -1,19 +1,16 @@
 """Write the audit trail: one event per change, in the change's own transaction."""
 
 import uuid
-from typing import Any, cast
+from typing import Any
 
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.auth.principal import Principal
-from app.core.base import utcnow
+from app.core.base import table_insert, utcnow
 
-# The table rather than the entity: an ORM-enabled INSERT costs half again as much, for
-# nothing this module uses (declarative mappings type `__table__` loosely, hence the cast).
-_INSERT = insert(cast(Table, AuditEvent.__table__))
+_INSERT = table_insert(AuditEvent)
 
 
 async def record(

@@ -2,14 +2,13 @@
 
 import uuid
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.auth.principal import Principal
-from app.core.base import moment_of, utcnow
+from app.core.base import moment_of, table_insert, utcnow
 from app.core.config import Settings
 from app.districts import repository as districts
 from app.districts.models import District
@@ -24,9 +23,8 @@ from app.needs.schemas import NeedsProfileRead
 from app.needs.service import check_need_domains
 from app.needs.vocabulary import FundingSource
 
-# A match is written once and never read back in the request that makes it: a prebuilt
-# INSERT on the table costs far less than an ORM object and a flush.
-_INSERT = insert(cast(Table, Match.__table__))
+# A match is written once and never read back in the request that makes it.
+_INSERT = table_insert(Match)
 
 # The profile fields a match reads and keeps, whether the profile is stored or inline.
 PROFILE_FIELDS = {
