@@ -6,6 +6,7 @@ from typing import Annotated, Any, ClassVar, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
@@ -13,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 # The same rules as JSON Schema patterns, so that clients (and schemathesis) can see them.
 _ALLOWED = r"[^\x00-\x08\x0b\x0c\x0e-\x1f]"
@@ -65,18 +66,41 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _as_sent_at_most(limit: int) -> BeforeValidator:
+    """The published ``maxLength``, on the text as sent: pydantic counts after trimming, so
+    white space around a text would carry it past the limit the schema gives."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > limit:
+            raise PydanticCustomError(
+                "string_too_long",
+                "String should have at most {max_length} characters",
+                {"max_length": limit},
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
 NO_CONTROL_CHARACTERS = _NoControlCharacters()
 ShortText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    _as_sent_at_most(200),
     _NoControlCharacters(NOT_BLANK_PATTERN),
     AfterValidator(_not_blank),
 ]
 SearchText = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=200), NO_CONTROL_CHARACTERS
+    str,
+    StringConstraints(strip_whitespace=True, max_length=200),
+    _as_sent_at_most(200),
+    NO_CONTROL_CHARACTERS,
 ]
 LongText = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=10_000), NO_CONTROL_CHARACTERS
+    str,
+    StringConstraints(strip_whitespace=True, max_length=10_000),
+    _as_sent_at_most(10_000),
+    NO_CONTROL_CHARACTERS,
 ]
 Code = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$", min_length=1, max_length=63)

@@ -30,6 +30,7 @@ def _bodies() -> list[tuple[str, Any, int]]:
         ("empty name", good | {"name": "   "}, 422),
         ("byte order marks for a name", good | {"name": "\ufeff \ufeff"}, 422),
         ("overlong name", good | {"name": "n" * 201}, 422),
+        ("overlong name as sent, trimmed to fit", good | {"name": " " + "n" * 200}, 422),
         ("too many regions", good | {"regions": [f"r{i}" for i in range(61)]}, 422),
         ("unknown field", good | {"evil": True}, 422),
         ("status on create", good | {"status": "approved"}, 422),
