@@ -33,7 +33,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC on the way in and out, whatever the database keeps.
 
     SQLite has no time zones, so values are stored as naive UTC there and made aware on load;
-    PostgreSQL stores ``timestamptz``.
+    PostgreSQL stores ``timestamptz``, and psycopg returns it in the session's time zone, which
+    every connection sets to UTC (``app.core.db``).
     """
 
     impl = DateTime(timezone=True)
@@ -51,10 +52,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name == "postgresql":
+            return None  # already aware and UTC: a conversion per value, 4 per partner read
+
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else value.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):

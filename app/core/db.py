@@ -37,6 +37,16 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
+def _postgresql_utc(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    """Whatever the server or database defaults to: ``UTCDateTime`` relies on it to read
+    ``timestamptz`` values as they come."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET TIME ZONE 'UTC'")
+    cursor.close()
+    # Committed, or the first rollback would take the setting back.
+    dbapi_connection.commit()
+
+
 def _sqlite_begin(connection: Connection) -> None:
     """BEGIN IMMEDIATE for requests that write: SQLite then serialises writers from their
     first read, so a check followed by a write (an open review, a capacity count) cannot
@@ -111,6 +121,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:
+        event.listen(engine.sync_engine, "connect", _postgresql_utc)
         _ping_suspects(engine)
     return engine
 

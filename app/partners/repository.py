@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     JSON,
     ColumnElement,
     Dialect,
@@ -81,13 +80,17 @@ def visible_ids(principal: Principal) -> Select[uuid.UUID]:
 
 
 class _Strings(TypeDecorator[list[str]]):
-    """A list of strings: a PostgreSQL array, or a JSON array on SQLite, which has none."""
+    """A list of strings: a PostgreSQL array, or a JSON array on SQLite, which has none.
+
+    Only ever read. psycopg parses a text array into a list itself; as ``ARRAY`` SQLAlchemy
+    would copy every list again, item by item.
+    """
 
     impl = Text
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        strings = ARRAY(Text()) if dialect.name == "postgresql" else JSON()
+        strings = Text() if dialect.name == "postgresql" else JSON()
         return dialect.type_descriptor(strings)
 
 
