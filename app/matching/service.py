@@ -174,7 +174,9 @@ async def create(
         "weights": settings.match_weights,
     }
     read = _response(match, outcome, counts)
-    await session.execute(_INSERT, match | {"response": read.model_dump(mode="json")})
+    # The model itself, not its dump: the JSON column's serializer (pydantic-core, see
+    # `app.core.db`) writes it as `model_dump_json` would, without an intermediate dict.
+    await session.execute(_INSERT, match | {"response": read})
     await record(
         session,
         actor,
