@@ -11,7 +11,6 @@ from app.auth.principal import Principal
 from app.core.base import moment_of, table_insert, utcnow
 from app.core.config import Settings
 from app.districts import repository as districts
-from app.districts.models import District
 from app.evidence.classifier import Tier
 from app.matching import engine
 from app.matching.index import MatchIndex
@@ -19,7 +18,6 @@ from app.matching.models import Match
 from app.matching.schemas import MatchCreate, MatchRead
 from app.needs import repository as needs_profiles
 from app.needs.dependencies import DistrictNotFound, NeedsProfileNotFound
-from app.needs.schemas import NeedsProfileRead
 from app.needs.service import check_need_domains
 from app.needs.vocabulary import FundingSource
 
@@ -27,31 +25,18 @@ from app.needs.vocabulary import FundingSource
 _INSERT = table_insert(Match)
 
 # The profile fields a match reads and keeps, whether the profile is stored or inline.
-PROFILE_FIELDS = {
-    "title",
-    "school_name",
-    "needs",
-    "grade_bands",
-    "student_groups",
-    "funding_source",
-    "min_evidence_tier",
-    "budget_per_school_year",
-    "delivery_modes",
-}
+PROFILE_FIELDS = {"needs", *(column.key for column in needs_profiles.MATCH_TERMS)}
 
 
 async def _profile(
     session: AsyncSession, actor: Principal, data: MatchCreate
-) -> tuple[District, dict[str, Any]]:
+) -> needs_profiles.MatchTerms:
     """The district and the profile snapshot the match is computed from, as the caller may see."""
     if data.needs_id is not None:
-        profile = await needs_profiles.get(session, actor, data.needs_id, with_district=True)
-        if profile is None:
+        stored = await needs_profiles.get_match_terms(session, actor, data.needs_id)
+        if stored is None:
             raise NeedsProfileNotFound(f"No needs profile {data.needs_id}.")
-        snapshot = NeedsProfileRead.model_validate(profile).model_dump(
-            mode="json", include=PROFILE_FIELDS
-        )
-        return profile.district, snapshot
+        return stored
     assert data.district_id is not None, "MatchCreate requires one or the other"
     snapshot = data.model_dump(mode="json", include=PROFILE_FIELDS)
     # Left out inline, as in a stored profile: no restriction.
@@ -63,7 +48,7 @@ async def _profile(
     await check_need_domains(
         session, [need["need_domain"] for need in snapshot["needs"]], ["body", "needs"]
     )
-    return district, snapshot
+    return needs_profiles.MatchTerms(district.id, district.region, str(district.locale), snapshot)
 
 
 def _query(inputs: dict[str, Any], as_of: date) -> engine.NeedsQuery:
@@ -147,13 +132,13 @@ async def create(
     index: MatchIndex,
     data: MatchCreate,
 ) -> MatchRead:
-    district, profile = await _profile(session, actor, data)
+    profile = await _profile(session, actor, data)
     moment: datetime = moment_of(data.as_of)
     as_of = data.as_of or moment.date()
     inputs = {
-        "profile": profile,
-        "region": district.region,
-        "locale": str(district.locale),
+        "profile": profile.terms,
+        "region": profile.region,
+        "locale": profile.locale,
         "limit": data.limit,
     }
     query = _query(inputs, as_of)
@@ -166,7 +151,7 @@ async def create(
     match: dict[str, Any] = {
         "id": match_id,
         "created_at": utcnow(),
-        "district_id": district.id,
+        "district_id": profile.district_id,
         "needs_id": data.needs_id,
         "created_by": actor.user_id,
         "as_of": as_of,
@@ -185,7 +170,7 @@ async def create(
         match_id,
         {
             "needs_id": data.needs_id,
-            "district_id": district.id,
+            "district_id": profile.district_id,
             "as_of": as_of,
             "results": len(outcome.results),
             "excluded_counts": {code: n for code, n in read.excluded_counts.items() if n},

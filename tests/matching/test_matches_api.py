@@ -10,8 +10,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from app.core.base import utcnow
+from app.matching.models import Match
+from app.matching.service import PROFILE_FIELDS
 from tests.factories import (
     Actor,
     Actors,
@@ -22,6 +25,7 @@ from tests.factories import (
     engagement_payload,
     force_partner_state,
     make_actor,
+    needs_payload,
     review_in_progress,
     submit_evidence,
     unique,
@@ -395,6 +399,36 @@ async def test_a_stored_match_never_changes(
     assert stored.json() == match
     fresh = await _match(client, user, needs_id=profile["id"])
     assert _result(fresh, partner_id) is None
+
+
+async def test_a_stored_profile_and_the_same_profile_inline_are_matched_on_the_same_inputs(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    district_id, region, user = await _district(app, client, actors.admin)
+    await _partner(app, client, actors, region)
+    district = (await client.get(f"/v1/districts/{district_id}", headers=user.headers)).json()
+    terms = needs_payload(
+        school_name="Lincoln Elementary", funding_source="other", min_evidence_tier=4
+    )
+    profile = await create_needs(client, user, district_id, **terms)
+    served = (await client.get(f"/v1/needs/{profile['id']}", headers=user.headers)).json()
+
+    by_id = await _match(client, user, needs_id=profile["id"])
+    inline = await _match(client, user, district_id=district_id, **terms)
+
+    async with app.state.database.sessions() as session:
+        stored = {
+            match.id: match.inputs
+            for match in await session.scalars(
+                select(Match).where(Match.id.in_([uuid.UUID(by_id["id"]), uuid.UUID(inline["id"])]))
+            )
+        }
+    from_profile, from_body = stored[uuid.UUID(by_id["id"])], stored[uuid.UUID(inline["id"])]
+    assert from_profile == from_body
+    assert from_profile["profile"] == {name: served[name] for name in PROFILE_FIELDS}
+    assert (from_profile["region"], from_profile["locale"]) == (region, district["locale"])
+    assert by_id["results"]
+    assert (by_id["results"], by_id["excluded"]) == (inline["results"], inline["excluded"])
 
 
 async def test_evidence_counts_in_the_districts_context(
