@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/registry_test
 
-.PHONY: run install migrate seed serve test lint audit test-sqlite test-postgres openapi bench bench-cpu clean
+.PHONY: run install migrate seed serve test lint audit test-sqlite test-postgres openapi bench bench-cpu bench-instructions clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ bench: install
 # a noisy machine (docs/benchmark.md). Uses the bench database that `make bench` builds.
 bench-cpu: install
 	$(BIN)/python bench/cpu.py
+
+# The instructions each of those requests costs, counted by valgrind's callgrind: the same
+# count for the same code whatever else the machine does, for comparing commits exactly.
+bench-instructions: install
+	$(BIN)/python bench/instructions.py
 
 openapi: install
 	$(BIN)/python -m app.openapi > openapi/openapi.json

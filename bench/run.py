@@ -60,20 +60,20 @@ def say(message: str) -> None:
     print(f"bench: {message}", flush=True)
 
 
-def ensure_wrk() -> str:
-    """wrk from PATH, or installed with apt-get on a fresh CI machine."""
-    found = shutil.which("wrk")
+def ensure_tool(command: str, package: str) -> str:
+    """``command`` from PATH, or ``package`` installed with apt-get on a fresh CI machine."""
+    found = shutil.which(command)
     if found:
         return found
     sudo = [] if os.geteuid() == 0 else ["sudo"]
-    install = [*sudo, "apt-get", "install", "-y", "wrk"]
-    say("wrk is missing; installing it with apt-get")
+    install = [*sudo, "apt-get", "install", "-y", package]
+    say(f"{command} is missing; installing {package} with apt-get")
     if subprocess.run(install, check=False).returncode != 0:
         subprocess.run([*sudo, "apt-get", "update"], check=True)
         subprocess.run(install, check=True)
-    found = shutil.which("wrk")
+    found = shutil.which(command)
     if not found:
-        raise SystemExit("bench: wrk could not be installed")
+        raise SystemExit(f"bench: {package} could not be installed")
     return found
 
 
@@ -442,7 +442,7 @@ def main() -> None:
     duration = _bounded("BENCH_DURATION", 15, 60)
     conns = _bounded("BENCH_CONNECTIONS", 32, 256)
     workers = _bounded("BENCH_WORKERS", os.cpu_count() or 1, 4)
-    wrk = ensure_wrk()
+    wrk = ensure_tool("wrk", "wrk")
     ensure_database(url, fresh=os.environ.get("BENCH_FRESH") == "1")
     env = app_environment(url)
     load_data(env, url)
