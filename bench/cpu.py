@@ -18,12 +18,14 @@ Environment (the bench database is built as `make bench` builds it):
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import random
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,7 +120,9 @@ async def measure(
     return cpu * 1000 / count, wall * 1000 / count, failed
 
 
-async def bench(work: list[tuple[str, list[str], str]], count: int, app_root: Path) -> list[str]:
+@contextlib.asynccontextmanager
+async def started(app_root: Path) -> AsyncIterator[Any]:
+    """The app of ``app_root``, started, with its match index loaded and its request log quiet."""
     import app.main as entry  # after the environment names the bench database and checkout
 
     if not Path(entry.__file__).is_relative_to(app_root):
@@ -126,11 +130,16 @@ async def bench(work: list[tuple[str, list[str], str]], count: int, app_root: Pa
     app = entry.create_app()
     # The request log would be most of the output and part of what is measured.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    rows = [f"{'endpoint':<28}{'CPU ms':>9}{'wall ms':>9}{'failed':>8}{'vs /healthz':>13}"]
     async with app.router.lifespan_context(app):
         # As /readyz does: the index only says whether it is still loading.
         while app.state.match_index.warming:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
+        yield app
+
+
+async def bench(work: list[tuple[str, list[str], str]], count: int, app_root: Path) -> list[str]:
+    rows = [f"{'endpoint':<28}{'CPU ms':>9}{'wall ms':>9}{'failed':>8}{'vs /healthz':>13}"]
+    async with started(app_root) as app:
         baseline = None
         for name, lines, token in work:
             say(f"{name}: {count} requests")

@@ -25,7 +25,6 @@ Environment (the bench database is built as `make bench` builds it):
 
 import asyncio
 import json
-import logging
 import os
 import random
 import shutil
@@ -34,8 +33,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import structlog
-from cpu import Request, call
+from cpu import Request, call, started
 from run import (
     DEFAULT_URL,
     FIXTURES,
@@ -62,21 +60,13 @@ def _callgrind(*args: str) -> None:
 
 async def counted(name: str, count: int, app_root: Path) -> None:
     """In the process under callgrind: count ``count`` requests of the endpoint ``name``."""
-    import app.main as entry  # after the environment names the bench database and checkout
-
-    if not Path(entry.__file__).is_relative_to(app_root):
-        raise SystemExit(f"bench: imported {entry.__file__}, not the app of {app_root}")
-    app = entry.create_app()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     fixtures = json.loads(FIXTURES.read_text())
     lines, token = next(
         (lines, token) for each, lines, token in workload(fixtures, True) if each == name
     )
     requests = [Request.parse(line) for line in lines]
     chosen = random.Random(7919)
-    async with app.router.lifespan_context(app):
-        while app.state.match_index.warming:  # noqa: ASYNC110
-            await asyncio.sleep(0.1)
+    async with started(app_root) as app:
         for _ in range(WARM_UP_REQUESTS):
             await call(app, chosen.choice(requests), token)
         _callgrind("--instr=on")
