@@ -1,14 +1,11 @@
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.base import Base, IdMixin, TimestampMixin, VersionedMixin, enum_type
 from app.needs.vocabulary import FundingSource
-
-if TYPE_CHECKING:
-    from app.districts.models import District
 
 
 class NeedsProfile(IdMixin, TimestampMixin, VersionedMixin, Base):
@@ -37,7 +34,6 @@ class NeedsProfile(IdMixin, TimestampMixin, VersionedMixin, Base):
     needs: Mapped[list["ProfileNeed"]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="ProfileNeed.position"
     )
-    district: Mapped["District"] = relationship(lazy="raise")
 
 
 class ProfileNeed(Base):
