@@ -3,6 +3,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -10,6 +11,7 @@ from sqlalchemy import (
     String,
     Text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.base import Base, IdMixin, TimestampMixin, VersionedMixin, enum_type
@@ -36,6 +38,12 @@ class Partner(IdMixin, TimestampMixin, VersionedMixin, Base):
         CheckConstraint(
             "(approved_at IS NULL) = (expires_at IS NULL)", name="designation_complete"
         ),
+        Index(
+            "ix_partners_facet_pairs",
+            "facet_pairs",
+            postgresql_using="gin",
+            postgresql_with={"fastupdate": "off"},
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(200), index=True)
@@ -51,6 +59,12 @@ class Partner(IdMixin, TimestampMixin, VersionedMixin, Base):
     approved_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     notes: Mapped[str] = mapped_column(Text, default="")
+    # `facets` again, as `facet:value` strings in no order, for list reads and filters. Kept by
+    # triggers (migration 0007), never written here; deferred, so that no loaded object holds
+    # a copy that a change to `facets` would leave behind.
+    facet_pairs: Mapped[list[str] | None] = mapped_column(
+        JSON().with_variant(ARRAY(Text()), "postgresql"), deferred=True
+    )
 
     facets: Mapped[list["PartnerFacet"]] = relationship(lazy="raise", cascade="all, delete-orphan")
     evidence_tiers: Mapped[list["PartnerEvidenceTier"]] = relationship(

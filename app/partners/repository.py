@@ -20,6 +20,8 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -27,7 +29,7 @@ from sqlalchemy.orm import InstrumentedAttribute, joinedload
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import Text, TypeDecorator, TypeEngine
+from sqlalchemy.types import Boolean, Text, TypeDecorator, TypeEngine
 
 from app.auth.models import Role
 from app.auth.principal import STATE_ROLES, Principal
@@ -98,7 +100,8 @@ class key_value_pairs(FunctionElement[list[str]]):  # noqa: N801 (SQL functions 
     """Aggregate ``(key, value[, order])``: ``key:value`` strings (NULL over no rows on
     PostgreSQL), in ``order`` if given.
 
-    Text arrays, because psycopg parses them in C: JSON pairs cost four times as much.
+    Text arrays, as ``Partner.facet_pairs``, because psycopg parses them in C: JSON pairs cost
+    four times as much.
     """
 
     type = _Strings()
@@ -124,9 +127,7 @@ def _key_value_pairs_sqlite(element: key_value_pairs, compiler: SQLCompiler, **k
 # three, without ~600 child ORM objects.
 _RECORD_COLUMNS = (
     *(getattr(Partner, field.name) for field in fields(PartnerRecord)[:-2]),
-    select(key_value_pairs(PartnerFacet.facet, PartnerFacet.value))
-    .where(PartnerFacet.partner_id == Partner.id)
-    .scalar_subquery(),
+    type_coerce(Partner.facet_pairs, _Strings()),
     select(
         key_value_pairs(
             PartnerEvidenceTier.need_domain,
@@ -204,12 +205,42 @@ _PARAMETER_FILTERS = (*(facet.value for facet in _FACET_FILTERS), "min_evidence_
 _MOMENT: BindParameter[datetime] = bindparam("moment")
 
 
-def _has_facet(facet: Facet) -> ColumnElement[bool]:
-    return exists().where(
-        PartnerFacet.partner_id == Partner.id,
-        PartnerFacet.facet == facet,
-        PartnerFacet.value == bindparam(facet.value),
-    )
+class facet_pairs_hold(FunctionElement[bool]):  # noqa: N801 (SQL functions are lower case)
+    """``facet_pairs_hold(pairs, pair, ...)``: the array ``pairs`` holds every ``pair`` given.
+
+    On PostgreSQL ``@>``, which the GIN index on ``partners.facet_pairs`` answers; SQLite, the
+    embedded database of one small registry, looks through each partner's JSON array.
+    """
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(facet_pairs_hold, "postgresql")
+def _facet_pairs_hold_postgresql(
+    element: facet_pairs_hold, compiler: SQLCompiler, **kw: Any
+) -> str:
+    pairs, *wanted = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"{pairs} @> ARRAY[{', '.join(wanted)}]::text[]"
+
+
+@compiles(facet_pairs_hold, "sqlite")
+def _facet_pairs_hold_sqlite(element: facet_pairs_hold, compiler: SQLCompiler, **kw: Any) -> str:
+    # A partner holds each pair once (the primary key of partner_facets), so counting works.
+    # Only compiled SQL is joined here: the pairs wanted are bound parameters.
+    pairs, *wanted = (compiler.process(clause, **kw) for clause in element.clauses)
+    held = f"json_each.value IN ({', '.join(wanted)})"
+    return f"(SELECT count(*) FROM json_each({pairs}) WHERE {held}) = {len(wanted)}"  # noqa: S608
+
+
+def _pair_parameter(facet: str) -> str:
+    return f"{facet}_pair"
+
+
+def _has_facets(facets: Collection[Facet]) -> ColumnElement[bool]:
+    """The partner has each facet's value given as ``<facet>_pair`` (``filter_values``)."""
+    wanted = (bindparam(_pair_parameter(facet.value), type_=Text()) for facet in facets)
+    return facet_pairs_hold(Partner.facet_pairs, *wanted)
 
 
 def _status_is(status: PartnerStatus) -> ColumnElement[bool]:
@@ -243,7 +274,9 @@ def _filtered(
     scope: ColumnElement[bool], given: frozenset[str], status: PartnerStatus | None
 ) -> Select[Any]:
     """The records within ``scope`` that pass the given filters, their values as parameters."""
-    conditions = [scope, *(_has_facet(f) for f in _FACET_FILTERS if f.value in given)]
+    conditions = [scope]
+    if facets := [facet for facet in _FACET_FILTERS if facet.value in given]:
+        conditions.append(_has_facets(facets))
     if "min_evidence_tier" in given:
         strong_enough = [
             PartnerEvidenceTier.partner_id == Partner.id,
@@ -262,6 +295,9 @@ def _filtered(
 def filter_values(filters: PartnerFilters, moment: datetime) -> dict[str, Any]:
     """The parameters of a ``list_page`` or ``directory_page`` statement for ``filters``."""
     values: dict[str, Any] = {name: getattr(filters, name) for name in _given(filters)}
+    for facet in _FACET_FILTERS:
+        if facet.value in values:
+            values[_pair_parameter(facet.value)] = f"{facet.value}:{values[facet.value]}"
     if "q" in values:
         text = values["q"].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         values["q"] = f"%{text}%"
@@ -305,6 +341,14 @@ def directory_page(filters: PartnerFilters, *, after_cursor: bool) -> Select[Any
 def directory_query(filters: PartnerFilters) -> Select[Any]:
     """The whole public directory, sorted by name, with ``filter_values`` as parameters."""
     return _filtered(_DESIGNATION_ACTIVE, _given(filters), filters.status).order_by(*ORDER)
+
+
+async def fill_facet_pairs(session: AsyncSession) -> None:
+    """For a bulk load that bypassed the triggers of ``Partner.facet_pairs``: fill them all."""
+    pairs = select(key_value_pairs(PartnerFacet.facet, PartnerFacet.value))
+    own_pairs = pairs.where(PartnerFacet.partner_id == Partner.id).scalar_subquery()
+    filling = update(Partner).values(facet_pairs=own_pairs)
+    await session.execute(filling.execution_options(synchronize_session=False))
 
 
 async def lock(session: AsyncSession, partner_ids: Collection[uuid.UUID]) -> None:

@@ -24,7 +24,7 @@ from app.evidence.models import Evidence, EvidenceStatus
 from app.evidence.rollup import partner_tiers
 from app.evidence.service import thresholds, to_study
 from app.partners.lifecycle import PartnerStatus
-from app.partners.models import Partner, PartnerEvidenceTier
+from app.partners.models import Partner, PartnerEvidenceTier, PartnerFacet
 from app.reviews.models import Rubric
 from seed.loader import load_reference
 from seed.national import FULL_SCALE, Generator, generate, scaled
@@ -114,6 +114,25 @@ def test_partner_tiers_agree_with_accepted_evidence(
     expected, stored = _in_transaction(national_settings, work)
     assert stored == expected
     assert stored, "the tiny registry should still hold some tiered evidence"
+
+
+def test_every_partners_facet_pairs_hold_its_facets(
+    generated: Any, national_settings: Settings
+) -> None:
+    # On PostgreSQL the bulk load turns the triggers off and fills the pairs itself.
+    async def work(session: Any) -> tuple[dict[Any, list[str]], dict[Any, list[str]]]:
+        held = {
+            partner_id: sorted(pairs or [])
+            for partner_id, pairs in await session.execute(select(Partner.id, Partner.facet_pairs))
+        }
+        expected: dict[Any, list[str]] = {partner_id: [] for partner_id in held}
+        for row in await session.scalars(select(PartnerFacet)):
+            expected[row.partner_id].append(f"{row.facet}:{row.value}")
+        return held, {partner_id: sorted(pairs) for partner_id, pairs in expected.items()}
+
+    held, expected = _in_transaction(national_settings, work)
+    assert held == expected
+    assert all(held.values())
 
 
 def test_designation_dates_fit_the_statuses(generated: Any, national_settings: Settings) -> None:
