@@ -75,7 +75,7 @@ from app.needs.models import NeedsProfile, ProfileNeed
 from app.needs.vocabulary import FundingSource
 from app.partners.lifecycle import PartnerStatus
 from app.partners.models import Facet, Partner, PartnerEvidenceTier, PartnerFacet
-from app.partners.repository import fill_facet_pairs
+from app.partners.repository import fill_pairs
 from app.reviews.models import Review, ReviewDecision, ReviewDecisionKind, Rubric, Score, ScoreSheet
 from seed.loader import DAYS_PER_MONTH, SYSTEM
 
@@ -872,11 +872,11 @@ async def generate(
     tables = generator.rows.tables
     if (await session.connection()).dialect.name == "postgresql":
         # One mark per partner at the end, not one per row from the triggers (migrations 0006
-        # and 0007), and the facet pairs filled in one statement.
+        # and 0007), and the pairs filled in one statement.
         await session.execute(text("SET LOCAL registry.bulk_load = 'on'"))
     for model in INSERT_ORDER:
         await _insert(session, model, tables[model])
-    await fill_facet_pairs(session)
+    await fill_pairs(session)
     await mark_every_partner_changed(session)
     counts = {model.__tablename__: len(tables[model]) for model in INSERT_ORDER}
     fixtures = await _bench_fixtures(session, settings, generator, plans)

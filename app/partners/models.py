@@ -18,6 +18,7 @@ from app.core.base import Base, IdMixin, TimestampMixin, VersionedMixin, enum_ty
 from app.partners.lifecycle import PartnerStatus
 
 DESIGNATED_STATUSES = (PartnerStatus.APPROVED, PartnerStatus.UNDER_REVIEW)
+_PAIRS = JSON().with_variant(ARRAY(Text()), "postgresql")
 
 
 class Facet(StrEnum):
@@ -59,12 +60,11 @@ class Partner(IdMixin, TimestampMixin, VersionedMixin, Base):
     approved_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     notes: Mapped[str] = mapped_column(Text, default="")
-    # `facets` again, as `facet:value` strings in no order, for list reads and filters. Kept by
-    # triggers (migration 0007), never written here; deferred, so that no loaded object holds
-    # a copy that a change to `facets` would leave behind.
-    facet_pairs: Mapped[list[str] | None] = mapped_column(
-        JSON().with_variant(ARRAY(Text()), "postgresql"), deferred=True
-    )
+    # `facets` and `evidence_tiers` again, as `key:value` strings in no order, for reads and
+    # list filters. Kept by triggers (migration 0007), never written here; deferred, so that
+    # no loaded object holds a copy that a change to the rows would leave behind.
+    facet_pairs: Mapped[list[str] | None] = mapped_column(_PAIRS, deferred=True)
+    tier_pairs: Mapped[list[str] | None] = mapped_column(_PAIRS, deferred=True)
 
     facets: Mapped[list["PartnerFacet"]] = relationship(lazy="raise", cascade="all, delete-orphan")
     evidence_tiers: Mapped[list["PartnerEvidenceTier"]] = relationship(

@@ -97,12 +97,8 @@ class _Strings(TypeDecorator[list[str]]):
 
 
 class key_value_pairs(FunctionElement[list[str]]):  # noqa: N801 (SQL functions are lower case)
-    """Aggregate ``(key, value[, order])``: ``key:value`` strings (NULL over no rows on
-    PostgreSQL), in ``order`` if given.
-
-    Text arrays, as ``Partner.facet_pairs``, because psycopg parses them in C: JSON pairs cost
-    four times as much.
-    """
+    """Aggregate ``(key, value)``: ``key:value`` strings, as ``Partner.facet_pairs`` and
+    ``tier_pairs`` hold them (NULL over no rows on PostgreSQL)."""
 
     type = _Strings()
     inherit_cache = True
@@ -110,33 +106,23 @@ class key_value_pairs(FunctionElement[list[str]]):  # noqa: N801 (SQL functions 
 
 @compiles(key_value_pairs, "postgresql")
 def _key_value_pairs_postgresql(element: key_value_pairs, compiler: SQLCompiler, **kw: Any) -> str:
-    key, value, *order = (compiler.process(clause, **kw) for clause in element.clauses)
-    order_by = f" ORDER BY {order[0]}" if order else ""
-    return f"array_agg({key} || ':' || {value}{order_by})"
+    key, value = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"array_agg({key} || ':' || {value})"
 
 
 @compiles(key_value_pairs, "sqlite")
 def _key_value_pairs_sqlite(element: key_value_pairs, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLite orders an aggregate's input only from 3.44 on; the pairs are read through the
-    # child tables' primary keys (partner_id, then the key), so they arrive in key order.
-    key, value, *_order = (compiler.process(clause, **kw) for clause in element.clauses)
+    key, value = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"json_group_array({key} || ':' || {value})"
 
 
-# Each partner's facets and tiers come in its own row: a page of 50 in one query instead of
-# three, without ~600 child ORM objects.
+# Each partner's facets and tiers come in its own row, as the arrays its row keeps: a page of 50
+# in one query, without ~600 child ORM objects or a subquery per partner. Text arrays, because
+# psycopg parses them in C: JSON pairs cost four times as much.
 _RECORD_COLUMNS = (
     *(getattr(Partner, field.name) for field in fields(PartnerRecord)[:-2]),
     type_coerce(Partner.facet_pairs, _Strings()),
-    select(
-        key_value_pairs(
-            PartnerEvidenceTier.need_domain,
-            PartnerEvidenceTier.tier,
-            PartnerEvidenceTier.need_domain,
-        )
-    )
-    .where(PartnerEvidenceTier.partner_id == Partner.id)
-    .scalar_subquery(),
+    type_coerce(Partner.tier_pairs, _Strings()),
 )
 
 
@@ -149,7 +135,7 @@ def _record(row: Sequence[Any]) -> PartnerRecord:
     for pair in sorted(facet_pairs or ()):
         facet, _, value = pair.partition(":")
         facets.setdefault(facet, []).append(value)
-    tiers = (pair.rpartition(":") for pair in tier_pairs or ())
+    tiers = sorted(pair.rpartition(":") for pair in tier_pairs or ())
     evidence_tiers = {domain: int(tier) for domain, _, tier in tiers}
     return PartnerRecord(*[*columns, facets, evidence_tiers])
 
@@ -343,11 +329,15 @@ def directory_query(filters: PartnerFilters) -> Select[Any]:
     return _filtered(_DESIGNATION_ACTIVE, _given(filters), filters.status).order_by(*ORDER)
 
 
-async def fill_facet_pairs(session: AsyncSession) -> None:
-    """For a bulk load that bypassed the triggers of ``Partner.facet_pairs``: fill them all."""
-    pairs = select(key_value_pairs(PartnerFacet.facet, PartnerFacet.value))
-    own_pairs = pairs.where(PartnerFacet.partner_id == Partner.id).scalar_subquery()
-    filling = update(Partner).values(facet_pairs=own_pairs)
+async def fill_pairs(session: AsyncSession) -> None:
+    """For a bulk load that bypassed the triggers of ``Partner.facet_pairs`` and ``tier_pairs``:
+    fill them all."""
+    facets = select(key_value_pairs(PartnerFacet.facet, PartnerFacet.value))
+    tiers = select(key_value_pairs(PartnerEvidenceTier.need_domain, PartnerEvidenceTier.tier))
+    filling = update(Partner).values(
+        facet_pairs=facets.where(PartnerFacet.partner_id == Partner.id).scalar_subquery(),
+        tier_pairs=tiers.where(PartnerEvidenceTier.partner_id == Partner.id).scalar_subquery(),
+    )
     await session.execute(filling.execution_options(synchronize_session=False))
 
 

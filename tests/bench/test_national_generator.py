@@ -116,23 +116,28 @@ def test_partner_tiers_agree_with_accepted_evidence(
     assert stored, "the tiny registry should still hold some tiered evidence"
 
 
-def test_every_partners_facet_pairs_hold_its_facets(
+def test_every_partners_pairs_hold_its_facets_and_tiers(
     generated: Any, national_settings: Settings
 ) -> None:
     # On PostgreSQL the bulk load turns the triggers off and fills the pairs itself.
     async def work(session: Any) -> tuple[dict[Any, list[str]], dict[Any, list[str]]]:
         held = {
-            partner_id: sorted(pairs or [])
-            for partner_id, pairs in await session.execute(select(Partner.id, Partner.facet_pairs))
+            partner_id: sorted([*(facets or []), *(f"tier {pair}" for pair in tiers or [])])
+            for partner_id, facets, tiers in await session.execute(
+                select(Partner.id, Partner.facet_pairs, Partner.tier_pairs)
+            )
         }
         expected: dict[Any, list[str]] = {partner_id: [] for partner_id in held}
-        for row in await session.scalars(select(PartnerFacet)):
-            expected[row.partner_id].append(f"{row.facet}:{row.value}")
+        for facet in await session.scalars(select(PartnerFacet)):
+            expected[facet.partner_id].append(f"{facet.facet}:{facet.value}")
+        for tier in await session.scalars(select(PartnerEvidenceTier)):
+            expected[tier.partner_id].append(f"tier {tier.need_domain}:{tier.tier}")
         return held, {partner_id: sorted(pairs) for partner_id, pairs in expected.items()}
 
     held, expected = _in_transaction(national_settings, work)
     assert held == expected
     assert all(held.values())
+    assert any("tier " in pair for pairs in held.values() for pair in pairs)
 
 
 def test_designation_dates_fit_the_statuses(generated: Any, national_settings: Settings) -> None:

@@ -1,29 +1,67 @@
-"""`partners.facet_pairs`, which list reads and filters use, always holds the partner's facets,
-whatever writes them (migration 0007's triggers)."""
+"""`partners.facet_pairs` and `tier_pairs`, which partner reads and list filters use, always
+hold the partner's facets and evidence tiers, whatever writes them (migration 0007's
+triggers)."""
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql import Executable
 
-from app.partners.models import Facet, Partner, PartnerFacet
+from app.partners.models import Facet, Partner, PartnerEvidenceTier, PartnerFacet
 from tests.conftest import backend
 from tests.factories import Actor, create_partner, unique
 
+Column = InstrumentedAttribute[Any]
 
-async def _pairs(app: FastAPI, partner_id: uuid.UUID) -> tuple[list[str], list[str]]:
-    """The partner's array, and what its facet rows say it should hold, both sorted."""
+
+async def _pairs(
+    app: FastAPI,
+    partner_id: uuid.UUID,
+    array: Column = Partner.facet_pairs,
+    rows_of: tuple[Column, Column, Column] = (
+        PartnerFacet.partner_id,
+        PartnerFacet.facet,
+        PartnerFacet.value,
+    ),
+) -> tuple[list[str], list[str]]:
+    """The partner's ``array``, and what the rows it copies say it should hold, both sorted."""
+    owner, key, value = rows_of
     async with app.state.database.sessions() as session:
-        held = await session.scalar(select(Partner.facet_pairs).where(Partner.id == partner_id))
-        rows = await session.execute(
-            select(PartnerFacet.facet, PartnerFacet.value).where(
-                PartnerFacet.partner_id == partner_id
-            )
-        )
-        return sorted(held or []), sorted(f"{facet}:{value}" for facet, value in rows)
+        held = await session.scalar(select(array).where(Partner.id == partner_id))
+        rows = await session.execute(select(key, value).where(owner == partner_id))
+        return sorted(held or []), sorted(f"{key}:{value}" for key, value in rows)
+
+
+async def _tier_pairs(app: FastAPI, partner_id: uuid.UUID) -> tuple[list[str], list[str]]:
+    tier_rows = (
+        PartnerEvidenceTier.partner_id,
+        PartnerEvidenceTier.need_domain,
+        PartnerEvidenceTier.tier,
+    )
+    return await _pairs(app, partner_id, Partner.tier_pairs, tier_rows)
+
+
+Pairs = Callable[[FastAPI, uuid.UUID], Awaitable[tuple[list[str], list[str]]]]
+
+
+async def _each_followed(
+    app: FastAPI, partner_id: uuid.UUID, writes: list[Executable], pairs: Pairs
+) -> list[str]:
+    """Commits each write on its own and checks the array followed it; the array at the end."""
+    held: list[str] = []
+    for write in writes:
+        async with app.state.database.sessions() as session, session.begin():
+            await session.execute(write)
+        held, rows = await pairs(app, partner_id)
+        assert held == rows
+    return held
 
 
 async def test_the_api_keeps_the_pairs_with_the_facets_and_lists_filter_on_them(
@@ -64,7 +102,7 @@ async def test_every_kind_of_write_to_the_facet_rows_reaches_the_pairs(
 ) -> None:
     partner_id = uuid.UUID((await create_partner(client, admin))["id"])
     facet_rows = PartnerFacet.partner_id == partner_id
-    writes = [
+    writes: list[Executable] = [
         insert(PartnerFacet).values(partner_id=partner_id, facet=Facet.REGION, value="east"),
         update(PartnerFacet)
         .where(facet_rows, PartnerFacet.facet == Facet.REGION, PartnerFacet.value == "east")
@@ -72,12 +110,32 @@ async def test_every_kind_of_write_to_the_facet_rows_reaches_the_pairs(
         delete(PartnerFacet).where(facet_rows, PartnerFacet.facet == Facet.NEED_DOMAIN),
         delete(PartnerFacet).where(facet_rows),
     ]
-    for write in writes:
-        async with app.state.database.sessions() as session, session.begin():
-            await session.execute(write)
-        held, rows = await _pairs(app, partner_id)
-        assert held == rows
-    assert held == []
+    assert await _each_followed(app, partner_id, writes, _pairs) == []
+
+
+async def test_every_kind_of_write_to_the_tier_rows_reaches_the_pairs_and_the_read(
+    app: FastAPI, client: httpx.AsyncClient, admin: Actor
+) -> None:
+    partner_id = uuid.UUID((await create_partner(client, admin))["id"])
+    tier_rows = PartnerEvidenceTier.partner_id == partner_id
+    writes: list[Executable] = [
+        insert(PartnerEvidenceTier).values(
+            [
+                {"partner_id": partner_id, "need_domain": "staffing", "tier": 3},
+                {"partner_id": partner_id, "need_domain": "literacy", "tier": 2},
+            ]
+        ),
+        update(PartnerEvidenceTier)
+        .where(tier_rows, PartnerEvidenceTier.need_domain == "staffing")
+        .values(tier=1),
+        delete(PartnerEvidenceTier).where(tier_rows, PartnerEvidenceTier.need_domain == "literacy"),
+    ]
+    assert await _each_followed(app, partner_id, writes, _tier_pairs) == ["staffing:1"]
+    read = await client.get(f"/v1/partners/{partner_id}", headers=admin.headers)
+    assert read.json()["evidence_tiers"] == {"staffing": 1}
+    async with app.state.database.sessions() as session, session.begin():
+        await session.execute(delete(PartnerEvidenceTier).where(tier_rows))
+    assert await _tier_pairs(app, partner_id) == ([], [])
 
 
 @pytest.mark.skipif(backend() != "postgresql", reason="SQLite has one writer at a time")
