@@ -3,7 +3,6 @@
 import functools
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -120,7 +119,7 @@ def _key_value_pairs_sqlite(element: key_value_pairs, compiler: SQLCompiler, **k
 # in one query, without ~600 child ORM objects or a subquery per partner. Text arrays, because
 # psycopg parses them in C: JSON pairs cost four times as much.
 _RECORD_COLUMNS = (
-    *(getattr(Partner, field.name) for field in fields(PartnerRecord)[:-2]),
+    *(getattr(Partner, name) for name in PartnerRecord._fields[:-2]),
     type_coerce(Partner.facet_pairs, _Strings()),
     type_coerce(Partner.tier_pairs, _Strings()),
 )

@@ -1,8 +1,7 @@
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Self, TypeVar
+from typing import Annotated, NamedTuple, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -149,10 +148,13 @@ class PartnerFilters(BaseModel):
     q: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PartnerRecord:
+class PartnerRecord(NamedTuple):
     """A partner's columns with its facet values and tiers: what ``partner_read`` shows, read
-    without an ORM object per facet or tier (about a dozen per partner)."""
+    without an ORM object per facet or tier (about a dozen per partner).
+
+    A named tuple, immutable as a frozen dataclass but built in a fifth of the time: a list
+    page builds fifty.
+    """
 
     id: uuid.UUID
     name: str
