@@ -215,7 +215,10 @@ class Candidate:
                 raise ValueError(f"{name} must be in [0, 1], not {value}")
 
 
-@dataclass(frozen=True)
+# What the engine builds for each candidate on every match, never changed once built. Not
+# frozen: a frozen dataclass sets each field through object.__setattr__, 5 % of a match's
+# instructions. What the index holds across requests (Support, Candidate) stays frozen.
+@dataclass(slots=True)
 class Components:
     need_coverage: float
     evidence: float
@@ -233,7 +236,7 @@ class Components:
 _component_values = attrgetter(*(field.name for field in fields(Components)))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NeedResult:
     need_domain: str
     priority: int
@@ -245,13 +248,13 @@ class NeedResult:
     evidence_ids: tuple[str, ...]  # the supports that give `tier`
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Exclusion:
     code: ExclusionCode
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Evaluation:
     partner_id: uuid.UUID
     name: str
@@ -265,7 +268,7 @@ class Evaluation:
         return (-self.score, self.name, str(self.partner_id))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RankedPartner:
     rank: int
     evaluation: Evaluation
