@@ -16,6 +16,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal_column,
     or_,
     select,
     true,
@@ -218,13 +219,12 @@ def _facet_pairs_hold_sqlite(element: facet_pairs_hold, compiler: SQLCompiler, *
     return f"(SELECT count(*) FROM json_each({pairs}) WHERE {held}) = {len(wanted)}"  # noqa: S608
 
 
-def _pair_parameter(facet: str) -> str:
-    return f"{facet}_pair"
-
-
 def _has_facets(facets: Collection[Facet]) -> ColumnElement[bool]:
-    """The partner has each facet's value given as ``<facet>_pair`` (``filter_values``)."""
-    wanted = (bindparam(_pair_parameter(facet.value), type_=Text()) for facet in facets)
+    """The partner has the value given for each facet, a parameter named after the facet."""
+    wanted = (
+        literal_column(f"'{facet.value}:'", Text()) + bindparam(facet.value, type_=Text())
+        for facet in facets
+    )
     return facet_pairs_hold(Partner.facet_pairs, *wanted)
 
 
@@ -280,9 +280,6 @@ def _filtered(
 def filter_values(filters: PartnerFilters, moment: datetime) -> dict[str, Any]:
     """The parameters of a ``list_page`` or ``directory_page`` statement for ``filters``."""
     values: dict[str, Any] = {name: getattr(filters, name) for name in _given(filters)}
-    for facet in _FACET_FILTERS:
-        if facet.value in values:
-            values[_pair_parameter(facet.value)] = f"{facet.value}:{values[facet.value]}"
     if "q" in values:
         text = values["q"].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         values["q"] = f"%{text}%"

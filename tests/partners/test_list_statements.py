@@ -53,7 +53,6 @@ def test_values_are_parameters_not_sql() -> None:
     values = repository.filter_values(filters, moment=None)  # type: ignore[arg-type]
     assert values == {
         "region": "tx-1",
-        "region_pair": "region:tx-1",
         "min_evidence_tier": 2,
         "q": "%100\\%\\_%",
         "moment": None,
