@@ -1,5 +1,6 @@
 """Small typed factories: payloads, and actors of each role with working credentials."""
 
+import ipaddress
 import itertools
 import json
 import uuid
@@ -162,6 +163,13 @@ async def force_partner_state(app: FastAPI, partner_id: str, **fields: Any) -> N
             setattr(partner, name, value)
         for domain, tier in tiers.items():
             session.add(PartnerEvidenceTier(partner_id=partner.id, need_domain=domain, tier=tier))
+
+
+def fresh_address() -> str:
+    """A client address of this test's own. Failed sign-ins are counted per address in the
+    database that all tests share: an address drawn from a few hundred IPv4 ones met another
+    test's now and then, and inherited its failures."""
+    return str(ipaddress.IPv6Address("2001:db8::") + uuid.uuid4().int % 2**64)
 
 
 def client_at(app: FastAPI, address: str) -> httpx.AsyncClient:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from app.core.base import utcnow
 from app.core.config import Settings
-from tests.factories import client_at, make_actor
+from tests.factories import client_at, fresh_address, make_actor
 
 PASSWORD = "correct horse battery staple"
 
@@ -68,8 +68,7 @@ async def test_failed_sign_ins_are_throttled_per_account(app: FastAPI, settings:
 async def test_failed_sign_ins_are_throttled_per_client_address(
     app: FastAPI, settings: Settings
 ) -> None:
-    address = f"198.51.100.{uuid.uuid4().int % 200 + 20}"
-    async with client_at(app, address) as client:
+    async with client_at(app, fresh_address()) as client:
         for _ in range(settings.sign_in_max_failures_per_client):
             response = await _token(client, f"{uuid.uuid4().hex}@example.org", "wrong")
             assert response.status_code == 401

@@ -22,7 +22,7 @@ from app.auth.models import ApiKey, User
 from app.auth.schemas import UserCreate
 from app.core.config import Settings
 from app.idempotency.models import IdempotentRequest
-from tests.factories import Actor, Actors, client_at, make_actor, unique
+from tests.factories import Actor, Actors, client_at, fresh_address, make_actor, unique
 from tests.security.helpers import assert_problem
 
 PASSWORD = "correct horse battery staple"
@@ -113,8 +113,7 @@ async def test_the_client_throttle_ignores_addresses_the_client_claims(
         }
 
     settings: Settings = strict_app.state.settings
-    address = f"198.51.100.{uuid.uuid4().int % 40 + 210}"
-    async with client_at(strict_app, address) as client:
+    async with client_at(strict_app, fresh_address()) as client:
         for n in range(settings.sign_in_max_failures_per_client):
             response = await client.post(
                 "/v1/auth/token",

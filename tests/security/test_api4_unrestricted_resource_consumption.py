@@ -22,6 +22,7 @@ from tests.factories import (
     create_needs,
     district_payload,
     evidence_payload,
+    fresh_address,
     make_actor,
     needs_payload,
     partner_payload,
@@ -291,7 +292,7 @@ async def test_guesses_sent_at_once_do_not_get_past_the_account_throttle(
     password = "correct horse battery staple"
     actor = await make_actor(strict_app, "state_reviewer", password=password)
     limit = strict_app.state.settings.sign_in_max_failures_per_account
-    async with client_at(strict_app, f"198.51.100.{uuid.uuid4().int % 30 + 170}") as client:
+    async with client_at(strict_app, fresh_address()) as client:
         email = (await client.get("/v1/users/me", headers=actor.headers)).json()["email"]
         answers = await asyncio.gather(
             *(_guess(client, email, f"guess {n}") for n in range(3 * limit))
@@ -309,7 +310,7 @@ async def test_guesses_sent_at_once_do_not_get_past_the_client_throttle(
     strict_app: FastAPI,
 ) -> None:
     limit = strict_app.state.settings.sign_in_max_failures_per_client
-    async with client_at(strict_app, f"198.51.100.{uuid.uuid4().int % 30 + 130}") as client:
+    async with client_at(strict_app, fresh_address()) as client:
         answers = await asyncio.gather(
             *(
                 _guess(client, f"{unique('spray')}@example.org", "Winter2026!")
