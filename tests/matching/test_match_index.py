@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from app.core.base import utcnow
 from app.core.config import Settings
-from app.main import create_app
+from app.main import YOUNG_COLLECTION_THRESHOLD, create_app
 from app.matching.engine import Candidate, NeedRequest, NeedsQuery, Weights
 from app.matching.index import MatchIndex
 from app.needs.vocabulary import FundingSource
@@ -165,3 +165,14 @@ async def test_what_a_worker_loaded_is_left_out_of_full_gc_passes_until_it_stops
         await asyncio.wait_for(asyncio.shield(index._warm_up), timeout=30)
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
+
+
+async def test_a_worker_collects_young_objects_less_often_until_it_stops(
+    settings: Settings,
+) -> None:
+    before = gc.get_threshold()
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, *before[1:])
+        assert before[0] < YOUNG_COLLECTION_THRESHOLD
+    assert gc.get_threshold() == before
