@@ -30,7 +30,8 @@ class Match(IdMixin, Base):
     # with the district's region and locale and the limit.
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
     weights: Mapped[dict[str, float]] = mapped_column(JSON)
-    # Deferred: lists show the summary columns and never need the (large) body.
+    # Deferred: lists show the summary columns and never need the (large) body. Compressed
+    # with lz4 where PostgreSQL has it (migration 0008).
     response: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True, deferred_raiseload=True)
 
 

@@ -9,12 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.core.base import utcnow
 from app.matching.models import Match
 from app.matching.service import PROFILE_FIELDS
+from tests.conftest import backend
 from tests.factories import (
     Actor,
     Actors,
@@ -474,3 +476,31 @@ async def test_due_diligence_comes_from_the_approving_review(
     assert ranked is not None
     # Every criterion scored 3 on the default 1-4 scale.
     assert ranked["components"]["due_diligence"] == round(2 / 3, 6)
+
+
+@pytest.mark.skipif(backend() != "postgresql", reason="SQLite compresses nothing")
+async def test_stored_answers_are_compressed_with_lz4_where_postgresql_has_it(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    district_id, region, user = await _district(app, client, actors.admin)
+    for _ in range(8):  # enough results for an answer that PostgreSQL compresses (over 2 KB)
+        await _partner(app, client, actors, region)
+    match = await _match(
+        client, user, needs_id=(await create_needs(client, user, district_id))["id"]
+    )
+
+    async with app.state.database.sessions() as session:
+        offered = await session.scalar(
+            text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+        )
+        method, size = (
+            await session.execute(
+                text(
+                    "SELECT pg_column_compression(response), octet_length(response::text) "
+                    "FROM matches WHERE id = :id"
+                ),
+                {"id": uuid.UUID(match["id"])},
+            )
+        ).one()
+    assert size > 2048
+    assert method == ("lz4" if "lz4" in offered else "pglz")
