@@ -14,18 +14,23 @@ from app.reviews.router import router as reviews_router
 # Mounted each on its own under /v1 (``create_app``), not through one /v1 router: FastAPI
 # matches an included router's routes again when it hands a request down, and the extra level
 # cost about 0.1 ms of every request's CPU.
+#
+# In the order of the traffic they serve: FastAPI tries the routers one after another, each
+# route's pattern in turn (about 1 µs a route), and a match reached the matching router only
+# after some sixty routes. No path belongs to two routers (`tests/core/test_routing.py`), so
+# the order decides nothing else; the OpenAPI document sorts its paths.
 API_PREFIX = "/v1"
 DOMAIN_ROUTERS = (
-    auth_router,
-    need_domains_router,
     partners_router,
-    evidence_router,
-    reviews_router,
-    designations_router,
-    directory_router,
-    districts_router,
-    needs_router,
-    engagements_router,
     matching_router,
+    needs_router,
+    districts_router,
+    evidence_router,
+    designations_router,
+    reviews_router,
+    engagements_router,
+    directory_router,
+    need_domains_router,
     audit_router,
+    auth_router,
 )
