@@ -5,7 +5,8 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository
 from app.auth.models import Role
@@ -19,11 +20,6 @@ from app.core.security import API_KEY_PREFIX, api_key_hash, read_access_token
 # Recording every use would turn each read into a write; a minute's precision is plenty.
 LAST_USED_PRECISION = timedelta(minutes=1)
 
-_bearer = HTTPBearer(
-    auto_error=False,
-    description="A JWT from `POST /v1/auth/token` or an API key (`rk_...`).",
-)
-
 
 # Async, as every dependency here: FastAPI runs a plain function in a worker thread.
 async def get_app_settings(request: Request) -> Settings:
@@ -34,14 +30,27 @@ async def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-async def current_principal(
-    session: SessionDep,
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    if credentials is None:
-        raise Unauthorized("Send 'Authorization: Bearer <token or API key>'.")
-    token = credentials.credentials
+class BearerPrincipal(HTTPBearer):
+    """The caller, from ``Authorization: Bearer <JWT or API key>``.
+
+    The bearer scheme itself, so that the OpenAPI document declares it, and one dependency
+    rather than three (scheme, settings, principal): every /v1 request resolves it, and each
+    dependency FastAPI resolves costs about 10 µs.
+    """
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, session: SessionDep
+    ) -> Principal:
+        credentials = await super().__call__(request)
+        if credentials is None:
+            raise Unauthorized("Send 'Authorization: Bearer <token or API key>'.")
+        principal = await _principal(session, request.app.state.settings, credentials.credentials)
+        if principal is None:
+            raise Unauthorized("The account is unknown or deactivated.")
+        return principal
+
+
+async def _principal(session: AsyncSession, settings: Settings, token: str) -> Principal | None:
     if token.startswith(API_KEY_PREFIX):
         holder = await repository.active_api_key_holder(session, api_key_hash(settings, token))
         if holder is None:
@@ -49,36 +58,31 @@ async def current_principal(
         now = utcnow()
         if holder.last_used_at is None or now - holder.last_used_at > LAST_USED_PRECISION:
             await repository.mark_api_key_used(session, holder.key_id, now)
-        principal = (
-            Principal(
-                user_id=holder.user_id,
-                role=holder.role,
-                district_id=holder.district_id,
-                partner_id=holder.partner_id,
-            )
-            if holder.is_active
-            else None
+        if not holder.is_active:
+            return None
+        return Principal(
+            user_id=holder.user_id,
+            role=holder.role,
+            district_id=holder.district_id,
+            partner_id=holder.partner_id,
         )
-    else:
-        user_id = read_access_token(settings, token)
-        if user_id is None:
-            raise Unauthorized("The token is invalid or has expired.")
-        user = await repository.active_user(session, user_id)
-        principal = (
-            Principal(
-                user_id=user.id,
-                role=user.role,
-                district_id=user.district_id,
-                partner_id=user.partner_id,
-            )
-            if user is not None
-            else None
-        )
-    if principal is None:
-        raise Unauthorized("The account is unknown or deactivated.")
-    return principal
+    user_id = read_access_token(settings, token)
+    if user_id is None:
+        raise Unauthorized("The token is invalid or has expired.")
+    user = await repository.active_user(session, user_id)
+    if user is None:
+        return None
+    return Principal(
+        user_id=user.id, role=user.role, district_id=user.district_id, partner_id=user.partner_id
+    )
 
 
+current_principal = BearerPrincipal(
+    auto_error=False,
+    # The name clients' generated code already knows the scheme by.
+    scheme_name="HTTPBearer",
+    description="A JWT from `POST /v1/auth/token` or an API key (`rk_...`).",
+)
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
