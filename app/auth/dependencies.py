@@ -51,6 +51,8 @@ class BearerPrincipal(HTTPBearer):
 
 
 async def _principal(session: AsyncSession, settings: Settings, token: str) -> Principal | None:
+    """Whom the token names; None when that account is deactivated. A credential that names
+    no one (unknown, revoked, expired) is refused here with its own reason."""
     if token.startswith(API_KEY_PREFIX):
         holder = await repository.active_api_key_holder(session, api_key_hash(settings, token))
         if holder is None:
