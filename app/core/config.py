@@ -46,9 +46,10 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     # Kept out of repr(): a PostgreSQL URL may carry a password.
     database_url: str = Field(default="sqlite:///./registry.db", repr=False)
-    # PostgreSQL connections each worker keeps open: one per request in flight. A request
-    # beyond them waits up to the timeout for one, then gets a 503. No overflow connections:
-    # opening one per burst and closing it after cost more than the requests it served.
+    # PostgreSQL connections each worker keeps open for reads, and as many for writes: one
+    # per request in flight. A request beyond them waits up to the timeout for one, then
+    # gets a 503. No overflow connections: opening one per burst and closing it after cost
+    # more than the requests it served.
     database_pool_size: int = Field(default=20, ge=1, le=500)
     database_pool_timeout_seconds: float = Field(default=10, gt=0, le=300)
     secret_key: SecretStr = SecretStr("")

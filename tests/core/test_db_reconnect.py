@@ -15,14 +15,15 @@ from tests.conftest import backend
 pytestmark = pytest.mark.skipif(backend() != "postgresql", reason="PostgreSQL's pool only")
 
 
+@pytest.mark.parametrize("pool", ["sessions", "read_sessions"])
 async def test_a_connection_the_server_closed_is_replaced_without_a_failed_request(
-    settings: Settings,
+    settings: Settings, pool: str
 ) -> None:
     database = Database(settings)
+    sessions = getattr(database, pool)
 
     async def server_process() -> int:
-        async with database.sessions() as session:
-            await session.connection(execution_options=database.read_options)
+        async with sessions() as session:
             pid: int = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
             return pid
 
@@ -48,14 +49,17 @@ async def test_a_request_that_finds_every_pooled_connection_busy_gets_a_503_not_
     unknown_key = {"Authorization": "Bearer rk_no-such-key"}
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            async with app.state.database.engine.connect() as held:
+            async with app.state.database.read_engine.connect() as held:
                 await held.execute(text("SELECT 1"))
                 waited = await client.get("/v1/partners", headers=unknown_key)
+                # Writes have connections of their own: a burst of reads cannot starve them.
+                written = await client.post("/v1/users", headers=unknown_key, json={})
             served = await client.get("/v1/partners", headers=unknown_key)
     finally:
         await app.state.database.dispose()
     assert waited.status_code == 503
     assert waited.headers["content-type"] == "application/problem+json"
     assert waited.headers["retry-after"] == "1"
+    assert written.status_code == 401
     # The connection back in the pool, the same request reaches the key check.
     assert served.status_code == 401

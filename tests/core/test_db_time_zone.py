@@ -34,9 +34,8 @@ async def test_time_stamps_read_in_utc_when_the_connection_asks_for_another_time
     try:
         # A write's transaction, a read's autocommit, and both again on a pooled connection
         # that a rollback has been through.
-        for options in [{}, database.read_options] * 2:
-            async with database.sessions() as session:
-                await session.connection(execution_options=options)
+        for sessions in [database.sessions, database.read_sessions] * 2:
+            async with sessions() as session:
                 moment = (await session.execute(read, {"moment": TOKYO_NEW_YEAR})).scalar_one()
                 await session.rollback()
             assert moment.tzinfo is UTC
