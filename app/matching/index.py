@@ -91,7 +91,8 @@ class MatchIndex:
                     loaded = await repository.load_partners(session)
                     self._apply(loaded, loaded.keys())
                     self._version = version
-            return
+        # Also after waiting for the first load: a change committed while it ran may be
+        # visible to this session and missing from what the load read.
         if not await repository.changes_since(session, self._version):
             return
         async with self._lock:

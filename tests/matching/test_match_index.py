@@ -7,18 +7,22 @@ other answers the matches from the index it loaded before them.
 import asyncio
 import gc
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from datetime import timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.base import utcnow
 from app.core.config import Settings
+from app.core.db import SQLITE_BEGIN
 from app.main import YOUNG_COLLECTION_THRESHOLD, create_app
+from app.matching import repository
 from app.matching.engine import Candidate, NeedRequest, NeedsQuery, Weights
 from app.matching.index import MatchIndex
+from app.matching.repository import IndexedPartner
 from app.needs.vocabulary import FundingSource
 from tests.factories import (
     Actors,
@@ -28,6 +32,21 @@ from tests.factories import (
     submit_evidence,
 )
 from tests.matching.test_matches_api import _district, _match, _partner, _reasons, _result
+
+
+def _query(region: str) -> NeedsQuery:
+    return NeedsQuery(
+        region=region,
+        locale="city",
+        grade_bands=frozenset({"elementary"}),
+        student_groups=frozenset(),
+        needs=(NeedRequest("staffing", 5), NeedRequest("literacy", 2)),
+        funding_source=FundingSource.OTHER,
+        min_evidence_tier=4,
+        budget=60_000,
+        delivery_modes=frozenset(),
+        as_of=utcnow().date(),
+    )
 
 
 @pytest.fixture
@@ -113,18 +132,7 @@ async def test_an_index_kept_current_equals_one_loaded_afresh(
     await force_partner_state(app, partner_ids[1], status="suspended")
     await _match(other, user, needs_id=profile["id"])
 
-    query = NeedsQuery(
-        region=region,
-        locale="city",
-        grade_bands=frozenset({"elementary"}),
-        student_groups=frozenset(),
-        needs=(NeedRequest("staffing", 5), NeedRequest("literacy", 2)),
-        funding_source=FundingSource.OTHER,
-        min_evidence_tier=4,
-        budget=60_000,
-        delivery_modes=frozenset(),
-        as_of=utcnow().date(),
-    )
+    query = _query(region)
     fresh = MatchIndex()
     async with app.state.database.sessions() as session:
         await fresh.refresh(session)
@@ -134,11 +142,55 @@ async def test_an_index_kept_current_equals_one_loaded_afresh(
     fresh_list = fresh.shortlist(query, moment, Weights(), None)
     assert kept_list.counts == fresh_list.counts
 
-    def by_partner(candidates: list[Candidate]) -> dict[uuid.UUID, Candidate]:
+    def by_partner(candidates: list[Candidate]) -> dict[uuid.UUID, IndexedPartner]:
         return {candidate.partner_id: candidate for candidate in candidates}
 
     assert by_partner(kept_list.candidates) == by_partner(fresh_list.candidates)
     assert {str(c.partner_id) for c in kept_list.candidates} >= {partner_ids[0], partner_ids[2]}
+
+
+async def test_a_match_waiting_for_the_first_load_sees_a_write_committed_during_it(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    district_id, region, user = await _district(app, client, actors.admin)
+    partner_id = await _partner(app, client, actors, region, capacity=1)
+    database = app.state.database
+    index = MatchIndex()
+    read, release = asyncio.Event(), asyncio.Event()
+    load_partners = repository.load_partners
+
+    async def held_after_reading(
+        session: AsyncSession, only: Collection[uuid.UUID] | None = None
+    ) -> dict[uuid.UUID, IndexedPartner]:
+        loaded = await load_partners(session, only)
+        read.set()
+        await release.wait()
+        return loaded
+
+    monkeypatch.setattr(repository, "load_partners", held_after_reading)
+    async with database.sessions() as loading:
+        first_load = asyncio.create_task(index.refresh(loading))
+        await read.wait()
+        engaged = await client.post(
+            "/v1/engagements",
+            json=engagement_payload(partner_id, district_id),
+            headers=user.headers,
+        )
+        assert engaged.status_code == 201, engaged.text
+        # A match that began after that commit, waiting for the load to finish.
+        async with database.sessions() as matching:
+            await matching.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
+            waiting = asyncio.create_task(index.refresh(matching))
+            await asyncio.sleep(0.05)
+            release.set()
+            await first_load
+            await waiting
+    shortlisted = index.shortlist(_query(region), utcnow(), Weights(), None)
+    engagements = {
+        str(candidate.partner_id): candidate.active_engagements
+        for candidate in shortlisted.candidates
+    }
+    assert engagements.get(partner_id) == 1
 
 
 async def test_a_worker_loads_its_index_as_it_starts(settings: Settings) -> None:
