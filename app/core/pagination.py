@@ -5,7 +5,7 @@ import binascii
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -20,9 +20,15 @@ T = TypeVar("T")
 Row = TypeVar("Row")
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")]
+# A page may end on a 200-character name of 4-byte characters: with its id, a key of about
+# 850 bytes of UTF-8, 1,150 characters of base64. Any cursor the server issues must come back.
+MAX_CURSOR_LENGTH = 2048
 Cursor = Annotated[
     str | None,
-    Query(max_length=512, description="Opaque cursor from a previous page's `next_cursor`."),
+    Query(
+        max_length=MAX_CURSOR_LENGTH,
+        description="Opaque cursor from a previous page's `next_cursor`.",
+    ),
 ]
 
 
@@ -48,8 +54,9 @@ def _invalid_cursor() -> InvalidInput:
 
 
 def encode_cursor(key: Sequence[Any]) -> str:
-    raw = json.dumps([str(part) for part in key], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    # Characters as UTF-8, not as \u escapes: up to 12 bytes each would overrun the limit.
+    raw = json.dumps([str(part) for part in key], separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 def _decode(cursor: str, order: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
@@ -65,13 +72,18 @@ def _decode(cursor: str, order: Sequence[InstrumentedAttribute[Any]]) -> list[An
     for part, column in zip(parts, order, strict=True):
         python_type = column.type.python_type
         try:
-            if python_type in {datetime, date}:
-                key.append(python_type.fromisoformat(part))
+            if python_type is datetime:
+                moment = datetime.fromisoformat(part)
+                # In UTC, as the database compares it: an offset can carry a time at either
+                # end of the calendar out of its range.
+                key.append(moment.astimezone(UTC) if moment.tzinfo else moment)
+            elif python_type is date:
+                key.append(date.fromisoformat(part))
             elif python_type is uuid.UUID:
                 key.append(uuid.UUID(part))
             else:
                 key.append(python_type(part))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise _invalid_cursor() from None
         if "\x00" in part or (isinstance(key[-1], datetime) and key[-1].tzinfo is None):
             raise _invalid_cursor()

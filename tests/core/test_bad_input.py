@@ -6,7 +6,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import Actor, partner_payload
+from app.core.pagination import MAX_CURSOR_LENGTH
+from tests.factories import Actor, create_partner, partner_payload, unique
 
 HUGE = 10**30
 
@@ -114,7 +115,7 @@ async def test_a_body_streamed_past_the_limit_gets_413(
         {"cursor": "garbage"},
         {"cursor": "W10"},
         {"cursor": "WyJ4Il0"},
-        {"cursor": "x" * 600},
+        {"cursor": "x" * (MAX_CURSOR_LENGTH + 1)},
         {"limit": "0"},
         {"limit": "201"},
         {"limit": "ten"},
@@ -144,6 +145,9 @@ async def test_bad_query_parameters_are_refused(
         ("/v1/directory", ["\ud800", "00000000-0000-0000-0000-000000000000"]),
         ("/v1/directory", [1, "00000000-0000-0000-0000-000000000000"]),
         ("/v1/rubrics", ["a", "9" * 30, "00000000-0000-0000-0000-000000000000"]),
+        # Valid times that UTC carries past the calendar's ends.
+        ("/v1/matches", ["9999-12-31T23:59:59-01:00", "00000000-0000-0000-0000-000000000000"]),
+        ("/v1/matches", ["0001-01-01T00:00:00+05:00", "00000000-0000-0000-0000-000000000000"]),
     ],
 )
 async def test_a_forged_cursor_is_refused(
@@ -155,6 +159,27 @@ async def test_a_forged_cursor_is_refused(
     forged = base64.urlsafe_b64encode(raw).decode().rstrip("=")
     response = await client.get(path, params={"cursor": forged}, headers=admin.headers)
     assert response.status_code == 422
+    assert response.json()["errors"][0]["type"] == "cursor_invalid"
+
+
+async def test_a_page_ending_on_the_longest_name_leads_to_the_next(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    prefix = unique("\U0001f3eb")
+    names = [prefix + suffix * (200 - len(prefix)) for suffix in ("\U0001f4da", "\U0001f4dd")]
+    for name in names:
+        await create_partner(client, admin, name=name)
+    first = await client.get(
+        "/v1/partners", params={"q": prefix, "limit": 1}, headers=admin.headers
+    )
+    assert first.status_code == 200, first.text
+    assert [item["name"] for item in first.json()["items"]] == names[:1]
+    cursor = first.json()["next_cursor"]
+    second = await client.get(
+        "/v1/partners", params={"q": prefix, "limit": 1, "cursor": cursor}, headers=admin.headers
+    )
+    assert second.status_code == 200, second.text
+    assert [item["name"] for item in second.json()["items"]] == names[1:]
 
 
 @pytest.mark.parametrize(
