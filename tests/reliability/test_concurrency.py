@@ -20,6 +20,7 @@ from tests.factories import (
     Actors,
     create_partner,
     designate,
+    district_payload,
     engagement_payload,
     evidence_payload,
     make_actor,
@@ -193,6 +194,25 @@ async def test_one_idempotency_key_sent_at_once_creates_one_evidence_record(
     assert again.json() == record
     assert again.headers["Idempotent-Replayed"] == "true"
     assert_problem(await client.post(url, json=evidence_payload(), headers=headers), 409)
+
+
+async def test_districts_created_at_once_with_one_nces_id_make_one(
+    live_client: httpx.AsyncClient, actors: Actors
+) -> None:
+    for _ in range(ROUNDS):
+        body = district_payload()
+        responses = await asyncio.gather(
+            *(
+                live_client.post("/v1/districts", json=body, headers=actors.admin.headers)
+                for _ in range(CLIENTS)
+            )
+        )
+        created = [response for response in responses if response.status_code == 201]
+        assert len(created) == 1, [response.text for response in responses]
+        for response in responses:
+            if response is not created[0]:
+                assert_problem(response, 409)
+                assert body["nces_id"] in response.json()["detail"]
 
 
 async def test_concurrent_creates_and_activations_never_exceed_capacity(
