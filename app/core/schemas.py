@@ -1,6 +1,8 @@
 """Shared building blocks for request and response models."""
 
+import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
@@ -27,6 +29,20 @@ NOT_BLANK_PATTERN = rf"^{_ALLOWED}*[^\s\x00-\x1f\x85\ufeff]{_ALLOWED}*$"
 
 # The days an `as_of` may name, 2000-01-01 to 2999-12-31: JSON Schema has no date bounds.
 AS_OF_PATTERN = r"^2[0-9]{3}-"
+
+
+def _calendar_day(value: object) -> object:
+    # Pydantic would read a number as a Unix timestamp and a date-time at midnight as its day;
+    # a client sending either made a mistake.
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value) is None
+    ):
+        raise ValueError("a date is an ISO 8601 string, YYYY-MM-DD")
+    return value
+
+
+CALENDAR_DAY = BeforeValidator(_calendar_day)
+Day = Annotated[date, CALENDAR_DAY]
 
 
 def _no_control_characters(value: str) -> str:

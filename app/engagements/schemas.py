@@ -2,21 +2,12 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Self
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import Field, WithJsonSchema, model_validator
 
-from app.core.schemas import Omittable, RequestModel, ResponseModel
+from app.core.schemas import Day, Omittable, RequestModel, ResponseModel
 from app.engagements.lifecycle import INITIAL, EngagementStatus
 from app.partners.schemas import NeedDomains
 
-
-def _not_a_number(value: object) -> object:
-    # Pydantic would read a number as a Unix timestamp; a client sending one made a mistake.
-    if isinstance(value, int | float):
-        raise ValueError("a date is an ISO 8601 string, YYYY-MM-DD")
-    return value
-
-
-Day = Annotated[date, BeforeValidator(_not_a_number)]
 # A new engagement is planned or active (checked below); the schema lists only those two.
 InitialStatus = Annotated[
     EngagementStatus,

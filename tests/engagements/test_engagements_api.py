@@ -127,6 +127,7 @@ async def test_only_designated_partners_and_consistent_references_are_accepted(
         {"status": "completed"},
         {"start_date": "2026-09-01", "end_date": "2026-08-31"},
         {"start_date": 1767225600},
+        {"start_date": "2026-01-01T00:00:00"},
         {"start_date": "not a date"},
         {"needs_id": "not-a-uuid"},
         {"surprise": True},

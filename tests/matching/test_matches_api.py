@@ -223,6 +223,8 @@ async def test_bad_requests_are_422_and_keys_replay(
         {"needs_id": profile["id"], "limit": 51},
         {"needs_id": profile["id"], "limit": "5"},
         {"needs_id": profile["id"], "as_of": "someday"},
+        {"needs_id": profile["id"], "as_of": 946684800},
+        {"needs_id": profile["id"], "as_of": "2024-01-01T00:00:00Z"},
         {"needs_id": profile["id"], "surprise": 1},
         {
             "district_id": district_id,
