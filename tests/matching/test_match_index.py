@@ -142,7 +142,7 @@ async def test_an_index_kept_current_equals_one_loaded_afresh(
     fresh_list = fresh.shortlist(query, moment, Weights(), None)
     assert kept_list.counts == fresh_list.counts
 
-    def by_partner(candidates: list[Candidate]) -> dict[uuid.UUID, IndexedPartner]:
+    def by_partner(candidates: list[Candidate]) -> dict[uuid.UUID, Candidate]:
         return {candidate.partner_id: candidate for candidate in candidates}
 
     assert by_partner(kept_list.candidates) == by_partner(fresh_list.candidates)
