@@ -12,7 +12,7 @@ from app.core.base import moment_of
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, Limit, Page, read_page
-from app.core.schemas import AS_OF_PATTERN
+from app.core.schemas import AS_OF_PATTERN, CALENDAR_DAY
 from app.directory.export import to_csv
 from app.directory.schemas import DirectoryEntry
 from app.partners import repository
@@ -57,6 +57,7 @@ async def read_directory(
             json_schema_extra={"pattern": AS_OF_PATTERN},
             description="Designated through the end of this day (UTC); default: now.",
         ),
+        CALENDAR_DAY,
     ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,

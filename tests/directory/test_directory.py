@@ -122,7 +122,13 @@ async def test_pages_with_a_cursor(client: httpx.AsyncClient, actors: Actors, ap
 
 @pytest.mark.parametrize(
     "params",
-    [{"as_of": "not-a-date"}, {"as_of": "9999-12-31"}, {"limit": "0"}, {"cursor": "x"}],
+    [
+        {"as_of": "not-a-date"},
+        {"as_of": "9999-12-31"},
+        {"as_of": "2026-09-01T00:00:00"},
+        {"limit": "0"},
+        {"cursor": "x"},
+    ],
 )
 async def test_bad_queries_are_422(client: httpx.AsyncClient, params: dict[str, str]) -> None:
     response = await client.get("/v1/directory", params=params)
