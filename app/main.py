@@ -12,9 +12,17 @@ from starlette.types import ASGIApp
 from app.api import API_PREFIX, DOMAIN_ROUTERS
 from app.core.config import ConfigurationError, Environment, Settings, get_settings
 from app.core.db import Database
-from app.core.errors import document_problems, install_error_handlers
+from app.core.errors import document_problems, install_error_handlers, problem_responses
 from app.core.logging import configure_logging
-from app.core.middleware import BodySizeLimit, Cors, RequestLog, SecurityHeaders, TrustedHosts
+from app.core.middleware import (
+    BodySizeLimit,
+    BodyTooLarge,
+    Cors,
+    RequestLog,
+    SecurityHeaders,
+    TrustedHosts,
+    refuse_body_too_large,
+)
 from app.health.router import router as health_router
 from app.matching.index import MatchIndex
 
@@ -99,10 +107,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = database
     app.state.match_index = match_index
     install_error_handlers(app)
+    app.add_exception_handler(BodyTooLarge, refuse_body_too_large)
     document_problems(app)
     app.include_router(health_router)
     for router in DOMAIN_ROUTERS:
-        app.include_router(router, prefix=API_PREFIX)
+        # Every API operation reads the database, so any may find it busy or unreachable.
+        app.include_router(router, prefix=API_PREFIX, responses=problem_responses(503))
 
     def body_limit(path: str) -> int:
         return (

@@ -272,7 +272,8 @@ def _describe_problems(spec: dict[str, Any]) -> None:
 
     FastAPI documents its own 422 body (`HTTPValidationError`, `application/json`) on routes
     that do not declare one; ours is a problem. A JSON body that is not JSON at all is answered
-    with 400 (`_validation_error`), on every route that reads one.
+    with 400 (`_validation_error`), and a body over the size limit with 413
+    (`app.core.middleware.BodySizeLimit`), on every route that reads one.
     """
     for operation in (op for item in spec.get("paths", {}).values() for op in item.values()):
         responses = operation.setdefault("responses", {})
@@ -280,6 +281,8 @@ def _describe_problems(spec: dict[str, Any]) -> None:
         if validation.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
             responses["422"] = _problem_response_doc(422)
         body_types = operation.get("requestBody", {}).get("content", {})
+        if body_types:
+            responses.setdefault("413", _problem_response_doc(413, "Payload too large"))
         if "application/json" in body_types and "400" not in responses:
             responses["400"] = _problem_response_doc(400, "Malformed request body")
         operation["responses"] = dict(sorted(responses.items()))

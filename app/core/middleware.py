@@ -9,6 +9,7 @@ import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -65,6 +66,22 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"The request body exceeds {limit} bytes.")
+        self.limit = limit
+
+
+def body_too_large(limit: int) -> Response:
+    return problem_response(
+        413,
+        "Payload too large",
+        f"The request body exceeds {limit} bytes.",
+        slug="payload-too-large",
+    )
+
+
+async def refuse_body_too_large(_request: Request, exc: Exception) -> Response:
+    """A body found too large while the app read it: the same problem as one refused early."""
+    assert isinstance(exc, BodyTooLarge)
+    return body_too_large(exc.limit)
 
 
 class BodySizeLimit:
@@ -108,13 +125,7 @@ class BodySizeLimit:
 
     @staticmethod
     async def _refuse(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            413,
-            "Payload too large",
-            f"The request body exceeds {limit} bytes.",
-            slug="payload-too-large",
-        )
-        await response(scope, receive, send)
+        await body_too_large(limit)(scope, receive, send)
 
 
 SECURITY_HEADERS = {

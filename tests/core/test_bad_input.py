@@ -107,6 +107,15 @@ async def test_a_body_streamed_past_the_limit_gets_413(
         headers=admin.headers | {"Content-Type": "application/json"},
     )
     assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    # The same problem as a body refused by its Content-Length, so clients handle one type.
+    declared = await client.post(
+        "/v1/partners",
+        content=b"x" * 40 * 65536,
+        headers=admin.headers | {"Content-Type": "application/json"},
+    )
+    assert response.json() == declared.json()
+    assert response.json()["type"].endswith("/payload-too-large")
 
 
 @pytest.mark.parametrize(

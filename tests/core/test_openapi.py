@@ -29,4 +29,8 @@ def test_operation_ids_are_unique_and_every_operation_documents_its_errors() -> 
                 assert "401" in operation["responses"] or path == "/v1/auth/token", (method, path)
             if any(param["in"] in {"query", "path"} for param in operation.get("parameters", [])):
                 assert "422" in operation["responses"], (method, path)
+            if "requestBody" in operation:
+                assert "413" in operation["responses"], (method, path)
+            if path.startswith("/v1/"):
+                assert "503" in operation["responses"], (method, path)
     assert len(operation_ids) == len(set(operation_ids))
