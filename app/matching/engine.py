@@ -17,7 +17,8 @@ Hard constraints. A candidate failing any of them is excluded, with every reason
     need_not_served         the partner serves none of the requested needs (its need domains)
     evidence_below_minimum  the partner covers none of the requested needs (see below); always
                             reported together with need_not_served, which is the cause then
-    at_capacity             active_engagements >= capacity
+    at_capacity             active_engagements >= capacity (the places in use on as_of; the
+                            caller decides, see `Candidate.active_engagements`)
     over_budget             cost_min > budget (the partner's cheapest offer costs too much)
     delivery_mode_mismatch  the profile names delivery modes and the partner offers none of them
 
@@ -195,10 +196,13 @@ class Candidate:
     cost_min: int
     cost_max: int
     capacity: int
-    active_engagements: int
+    active_engagements: int  # using a place on the query's as_of; the caller decides
     due_diligence: float | None
     track_record: float | None
     supports: tuple[Support, ...] = ()
+    # The end dates of its active engagements that have one, for a caller counting the places
+    # in use on a later day (`app.matching.index`); the engine reads active_engagements.
+    engagement_ends: tuple[date, ...] = ()
 
     # Cached on the instance: an in-memory index keeps candidates between matches.
     @cached_property

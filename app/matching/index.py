@@ -12,7 +12,7 @@ worker took the write. The question costs one indexed query that usually returns
 import asyncio
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import structlog
@@ -112,9 +112,20 @@ class MatchIndex:
         self._arrays = None
 
     def shortlist(
-        self, query: NeedsQuery, moment: datetime, weights: Weights, limit: int | None
+        self,
+        query: NeedsQuery,
+        moment: datetime,
+        weights: Weights,
+        limit: int | None,
+        today: date,
     ) -> Shortlist:
-        """The candidates that can place for ``query`` on ``moment``, and every exclusion."""
+        """The candidates that can place for ``query`` on ``moment``, and every exclusion.
+
+        For a later day, an active engagement that ends before ``query.as_of`` has freed its
+        place by then. Up to ``today`` every active engagement uses one, whatever its end date,
+        as when an engagement is created: it holds its place until it is completed or
+        terminated.
+        """
         if self._arrays is None:
             with_term = [
                 (entry.candidate, term)
@@ -124,7 +135,13 @@ class MatchIndex:
             self._arrays = PartnerArrays.build(with_term)
             self._without_term = len(self._partners) - len(with_term)
         return shortlist(
-            self._arrays, query, moment, weights, limit, without_term=self._without_term
+            self._arrays,
+            query,
+            moment,
+            weights,
+            limit,
+            without_term=self._without_term,
+            freed_before=query.as_of if query.as_of > today else None,
         )
 
 

@@ -4,8 +4,8 @@ The index (`app.matching.index`) holds every partner districts may see, as the e
 `Candidate`s, and reloads the partners that `partner_changes` says have changed. A load, of
 all partners or of a few, is a fixed handful of set-based queries filtered by one partner-id
 subquery: the partners' rows, their facets, their accepted findings (one `Support` per record
-and need domain, at its strongest accepted tier), their active engagements, and the latest
-approving review with its scores.
+and need domain, at its strongest accepted tier), their active engagements with their end
+dates, and the latest approving review with its scores.
 
 Track record is not measured yet (engagement check-ins are to come): every candidate's is
 None, which the engine scores as unknown (0.5).
@@ -15,7 +15,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -264,13 +264,17 @@ def _study(
 
 async def _active_engagements(
     session: AsyncSession, ids: Select[uuid.UUID]
-) -> dict[uuid.UUID, int]:
+) -> dict[uuid.UUID, list[date | None]]:
+    """The end dates of each partner's active engagements, None for one without."""
     rows = await session.execute(
-        select(Engagement.partner_id, func.count())
-        .where(Engagement.partner_id.in_(ids), Engagement.status == EngagementStatus.ACTIVE)
-        .group_by(Engagement.partner_id)
+        select(Engagement.partner_id, Engagement.end_date).where(
+            Engagement.partner_id.in_(ids), Engagement.status == EngagementStatus.ACTIVE
+        )
     )
-    return {partner_id: count for partner_id, count in rows}  # noqa: C416 (rows are Row objects)
+    found: defaultdict[uuid.UUID, list[date | None]] = defaultdict(list)
+    for partner_id, end_date in rows:
+        found[partner_id].append(end_date)
+    return found
 
 
 async def _due_diligence(session: AsyncSession, ids: Select[uuid.UUID]) -> dict[uuid.UUID, float]:
@@ -379,6 +383,7 @@ async def load_partners(
     loaded = {}
     for partner_id, name, status, approved_at, expires_at, capacity, cost_min, cost_max in rows:
         values = facets.get(partner_id, {})
+        ends = engagements.get(partner_id, [])
         loaded[partner_id] = IndexedPartner(
             status=status,
             approved_at=approved_at,
@@ -395,11 +400,12 @@ async def load_partners(
                 cost_min=cost_min,
                 cost_max=cost_max,
                 capacity=capacity,
-                active_engagements=engagements.get(partner_id, 0),
+                active_engagements=len(ends),
                 due_diligence=due_diligence.get(partner_id),
                 track_record=None,
                 # In a fixed order, so that a partner loaded twice compares equal.
                 supports=tuple(sorted(supports.get(partner_id, ()), key=_support_order)),
+                engagement_ends=tuple(sorted(end for end in ends if end is not None)),
             ),
         )
     return loaded

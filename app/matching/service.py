@@ -144,13 +144,14 @@ async def create(
     query = _query(inputs, as_of)
     weights = engine.Weights(**settings.match_weights)
     await index.refresh(session)
-    shortlisted = index.shortlist(query, moment, weights, data.limit)
+    created_at = utcnow()
+    shortlisted = index.shortlist(query, moment, weights, data.limit, created_at.date())
     outcome = engine.match(query, shortlisted.candidates, weights, data.limit)
     counts = shortlisted.counts
     match_id = uuid.uuid4()
     match: dict[str, Any] = {
         "id": match_id,
-        "created_at": utcnow(),
+        "created_at": created_at,
         "district_id": profile.district_id,
         "needs_id": data.needs_id,
         "created_by": actor.user_id,

@@ -15,8 +15,8 @@ exclusions are booleans and integers, so the counts are exact.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -76,6 +76,9 @@ class PartnerArrays:
     delivery_bits: Ints
     capacity: Ints
     engaged: Ints
+    # One row per active engagement with an end date: its partner's row and its last day.
+    ending_row: Ints
+    ending_day: Ints
     cost_min: Ints
     due_diligence: Floats
     track_record: Floats
@@ -105,6 +108,11 @@ class PartnerArrays:
             for row, candidate in enumerate(candidates)
             for support in candidate.supports
         ]
+        endings = [
+            (row, end.toordinal())
+            for row, candidate in enumerate(candidates)
+            for end in candidate.engagement_ends
+        ]
         domain_codes: dict[str, int] = {}
         groups: dict[str, Bools] = {}
         for position, (_row, support) in enumerate(supports):
@@ -132,6 +140,8 @@ class PartnerArrays:
             delivery_bits=ints([_mask(c.delivery_modes, DELIVERY_BITS) for c in candidates]),
             capacity=ints([c.capacity for c in candidates]),
             engaged=ints([c.active_engagements for c in candidates]),
+            ending_row=ints([row for row, _day in endings]),
+            ending_day=ints([day for _row, day in endings]),
             cost_min=ints([c.cost_min for c in candidates]),
             due_diligence=unit([c.due_diligence for c in candidates]),
             track_record=unit([c.track_record for c in candidates]),
@@ -173,9 +183,11 @@ def shortlist(
     limit: int | None,
     *,
     without_term: int = 0,
+    freed_before: date | None = None,
 ) -> Shortlist:
     """Screen every row for ``query`` on ``moment``; ``without_term`` partners, which can
-    never be designated, are only counted."""
+    never be designated, are only counted. Active engagements that end before
+    ``freed_before`` no longer use a place: the candidates come with the rest."""
     now = microseconds(moment)
     designated = (arrays.start <= now) & (now < arrays.end)
     reach = np.zeros(len(arrays.candidates), np.bool_)
@@ -207,7 +219,8 @@ def shortlist(
     delivery_mask = _mask(query.delivery_modes, DELIVERY_BITS)
     priorities = np.array([need.priority for need in query.needs], np.float64)
     covered = best <= query.required_tier
-    capacity, engaged = arrays.capacity[rows], arrays.engaged[rows]
+    in_use = _in_use(arrays, freed_before)
+    capacity, engaged = arrays.capacity[rows], in_use[rows]
     capacity_left = np.where(
         capacity > 0, np.clip((capacity - engaged) / np.maximum(capacity, 1), 0.0, 1.0), 0.0
     )
@@ -238,7 +251,23 @@ def shortlist(
     keep = np.zeros(len(rows), np.bool_)
     keep[~excluded] = _best(score[~excluded], limit)
     keep[excluded] = _best(score[excluded], limit)
-    return Shortlist([arrays.candidates[row] for row in rows[keep]], counts)
+    return Shortlist([_on_day(arrays, row, in_use) for row in rows[keep]], counts)
+
+
+def _in_use(arrays: PartnerArrays, freed_before: date | None) -> Ints:
+    """Per row, the active engagements that still use a place."""
+    if freed_before is None:
+        return arrays.engaged
+    ended = arrays.ending_row[arrays.ending_day < freed_before.toordinal()]
+    freed: Ints = arrays.engaged - np.bincount(ended, minlength=len(arrays.engaged))
+    return freed
+
+
+def _on_day(arrays: PartnerArrays, row: int, in_use: Ints) -> Candidate:
+    candidate = arrays.candidates[row]
+    if in_use[row] == candidate.active_engagements:
+        return candidate
+    return replace(candidate, active_engagements=int(in_use[row]))
 
 
 def _evidence(

@@ -138,8 +138,8 @@ async def test_an_index_kept_current_equals_one_loaded_afresh(
         await fresh.refresh(session)
     kept = other_app.state.match_index
     moment = utcnow()
-    kept_list = kept.shortlist(query, moment, Weights(), None)
-    fresh_list = fresh.shortlist(query, moment, Weights(), None)
+    kept_list = kept.shortlist(query, moment, Weights(), None, moment.date())
+    fresh_list = fresh.shortlist(query, moment, Weights(), None, moment.date())
     assert kept_list.counts == fresh_list.counts
 
     def by_partner(candidates: list[Candidate]) -> dict[uuid.UUID, Candidate]:
@@ -185,7 +185,7 @@ async def test_a_match_waiting_for_the_first_load_sees_a_write_committed_during_
             release.set()
             await first_load
             await waiting
-    shortlisted = index.shortlist(_query(region), utcnow(), Weights(), None)
+    shortlisted = index.shortlist(_query(region), utcnow(), Weights(), None, utcnow().date())
     engagements = {
         str(candidate.partner_id): candidate.active_engagements
         for candidate in shortlisted.candidates

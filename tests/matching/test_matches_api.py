@@ -5,7 +5,7 @@ counted (in `excluded_counts`), never ranked; counts are compared before and aft
 """
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -346,6 +346,50 @@ async def test_engagements_use_up_capacity(
     busy = _result(await _match(client, user, needs_id=profile["id"]), partner_id)
     assert busy is not None
     assert busy["components"]["capacity"] == 0.25
+
+
+async def test_a_match_for_a_later_day_frees_the_places_of_engagements_ended_by_then(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    district_id, region, user = await _district(app, client, actors.admin)
+    partner_id = await _partner(app, client, actors, region, capacity=2)
+    overdue_id = await _partner(app, client, actors, region, capacity=1)
+    profile = await create_needs(client, user, district_id)
+    today = utcnow().date()
+    last_day = today + timedelta(days=60)
+    engagements = []
+    for partner, start, end in (
+        (partner_id, today, last_day),
+        (partner_id, today, None),
+        (overdue_id, today - timedelta(days=100), today - timedelta(days=10)),
+    ):
+        payload = engagement_payload(
+            partner, district_id, start_date=str(start), end_date=end and str(end)
+        )
+        created = await client.post("/v1/engagements", json=payload, headers=user.headers)
+        assert created.status_code == 201, created.text
+        engagements.append(created.json())
+
+    async def on(day: date) -> dict[str, Any]:
+        return await _match(client, user, needs_id=profile["id"], as_of=str(day))
+
+    # Until today the status decides, as for a new engagement: an overdue one still holds.
+    for day in (today - timedelta(days=1), today):
+        assert _reasons(await on(day), partner_id) == ["at_capacity"]
+        assert _reasons(await on(day), overdue_id) == ["at_capacity"]
+    assert _reasons(await on(last_day), partner_id) == ["at_capacity"]
+    freed = _result(await on(last_day + timedelta(days=1)), partner_id)
+    assert freed is not None
+    assert freed["components"]["capacity"] == 0.5
+    assert _result(await on(last_day + timedelta(days=1)), overdue_id) is not None
+
+    extended = await client.patch(
+        f"/v1/engagements/{engagements[0]['id']}",
+        json={"end_date": str(last_day + timedelta(days=30))},
+        headers=user.headers | {"If-Match": f'"{engagements[0]["version"]}"'},
+    )
+    assert extended.status_code == 200, extended.text
+    assert _reasons(await on(last_day + timedelta(days=1)), partner_id) == ["at_capacity"]
 
 
 async def test_as_of_answers_for_another_day(

@@ -1,7 +1,7 @@
 """The array screening gives exactly `engine.match`'s outcome, whatever the inputs."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,22 +32,48 @@ def _serves(query: NeedsQuery, partner: Candidate) -> bool:
     return any(need.need_domain in partner.need_domains for need in query.needs)
 
 
+DAYS = st.dates(MOMENT.date() - timedelta(days=20), MOMENT.date() + timedelta(days=20))
+
+
+@st.composite
+def _with_ends(draw: st.DrawFn, partner: Candidate) -> Candidate:
+    """Some of its active engagements end on a day near MOMENT."""
+    ends = draw(st.lists(DAYS, max_size=partner.active_engagements))
+    return replace(partner, engagement_ends=tuple(sorted(ends)))
+
+
+def _in_use_before(partner: Candidate, day: date | None) -> Candidate:
+    """What the engine is told on ``day``: the engagements ended before it freed their places."""
+    ended = sum(1 for end in partner.engagement_ends if day is not None and end < day)
+    return replace(partner, active_engagements=partner.active_engagements - ended)
+
+
 @settings(max_examples=300, deadline=None)
-@given(data=st.data(), query=queries(), weights=weights, limit=st.none() | st.integers(1, 4))
+@given(
+    data=st.data(),
+    query=queries(),
+    weights=weights,
+    limit=st.none() | st.integers(1, 4),
+    freed_before=st.none() | DAYS,
+)
 def test_the_shortlist_gives_the_engines_outcome(
-    data: st.DataObject, query: NeedsQuery, weights: Weights, limit: int | None
+    data: st.DataObject,
+    query: NeedsQuery,
+    weights: Weights,
+    limit: int | None,
+    freed_before: date | None,
 ) -> None:
     pool = data.draw(
         st.lists(
-            st.one_of(candidates(), fitting(query)),
+            st.one_of(candidates(), fitting(query)).flatmap(_with_ends),
             max_size=14,
             unique_by=lambda partner: partner.partner_id,
         )
     )
-    screened = shortlist(_arrays(pool), query, MOMENT, weights, limit)
+    screened = shortlist(_arrays(pool), query, MOMENT, weights, limit, freed_before=freed_before)
     outcome = match(query, screened.candidates, weights, limit)
 
-    designated = [c for c in pool if c.designated]
+    designated = [_in_use_before(c, freed_before) for c in pool if c.designated]
     reachable = [c for c in designated if _reachable(query, c)]
     basics = [c for c in reachable if _serves(query, c)]
     expected = match(query, basics, weights, limit)
