@@ -14,15 +14,7 @@ from app.core.config import ConfigurationError, Environment, Settings, get_setti
 from app.core.db import Database
 from app.core.errors import document_problems, install_error_handlers, problem_responses
 from app.core.logging import configure_logging
-from app.core.middleware import (
-    BodySizeLimit,
-    BodyTooLarge,
-    Cors,
-    RequestLog,
-    SecurityHeaders,
-    TrustedHosts,
-    refuse_body_too_large,
-)
+from app.core.middleware import BodySizeLimit, Cors, RequestLog, SecurityHeaders, TrustedHosts
 from app.health.router import router as health_router
 from app.matching.index import MatchIndex
 
@@ -107,7 +99,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = database
     app.state.match_index = match_index
     install_error_handlers(app)
-    app.add_exception_handler(BodyTooLarge, refuse_body_too_large)
     document_problems(app)
     app.include_router(health_router)
     for router in DOMAIN_ROUTERS:

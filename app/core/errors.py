@@ -226,6 +226,30 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, status.phrase, detail, headers=headers or None)
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """A body counted past the limit while the app reads it (`app.core.middleware`): an
+    HTTPException so that FastAPI's body parsing lets it through."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body exceeds {limit} bytes.")
+        self.limit = limit
+
+
+def body_too_large(limit: int) -> JSONResponse:
+    """The one 413 problem, whether the body was refused by its Content-Length or counted."""
+    return problem_response(
+        413,
+        "Payload too large",
+        f"The request body exceeds {limit} bytes.",
+        slug="payload-too-large",
+    )
+
+
+async def _body_too_large(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BodyTooLarge)
+    return body_too_large(exc.limit)
+
+
 async def _stale_write(_request: Request, _exc: Exception) -> JSONResponse:
     # Two writers passed the If-Match check together; the database let only one through.
     return render(
@@ -252,6 +276,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(BodyTooLarge, _body_too_large)
     app.add_exception_handler(StaleDataError, _stale_write)
     app.add_exception_handler(OperationalError, _database_unavailable)
     # Every pooled connection was busy for the whole pool timeout.

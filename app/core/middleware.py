@@ -7,13 +7,11 @@ from collections.abc import Callable, Sequence
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import problem_response
+from app.core.errors import BodyTooLarge, body_too_large, problem_response
 
 log = structlog.get_logger("registry.http")
 
@@ -59,29 +57,6 @@ class TrustedHosts:
             slug="invalid-host",
         )
         await response(scope, receive, send)
-
-
-class BodyTooLarge(HTTPException):
-    """An HTTPException so that FastAPI's body parsing lets it through as a 413."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"The request body exceeds {limit} bytes.")
-        self.limit = limit
-
-
-def body_too_large(limit: int) -> Response:
-    return problem_response(
-        413,
-        "Payload too large",
-        f"The request body exceeds {limit} bytes.",
-        slug="payload-too-large",
-    )
-
-
-async def refuse_body_too_large(_request: Request, exc: Exception) -> Response:
-    """A body found too large while the app read it: the same problem as one refused early."""
-    assert isinstance(exc, BodyTooLarge)
-    return body_too_large(exc.limit)
 
 
 class BodySizeLimit:
