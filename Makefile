@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/registry_test
 
-.PHONY: run install migrate seed serve test lint audit test-sqlite test-postgres openapi bench bench-cpu bench-instructions clean
+.PHONY: run install migrate seed serve test lint audit test-sqlite test-postgres openapi bench bench-cpu bench-instructions bench-changes clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench-cpu: install
 # count for the same code whatever else the machine does, for comparing commits exactly.
 bench-instructions: install
 	$(BIN)/python bench/instructions.py
+
+# What partner changes cost the next match in a worker's match index, in process.
+bench-changes: install
+	$(BIN)/python bench/changes.py
 
 openapi: install
 	$(BIN)/python -m app.openapi > openapi/openapi.json

@@ -19,10 +19,12 @@ from app.core.base import utcnow
 from app.core.config import Settings
 from app.core.db import SQLITE_BEGIN
 from app.main import YOUNG_COLLECTION_THRESHOLD, create_app
+from app.matching import index as match_index
 from app.matching import repository
 from app.matching.engine import Candidate, NeedRequest, NeedsQuery, Weights
 from app.matching.index import MatchIndex
 from app.matching.repository import IndexedPartner
+from app.matching.vector import Layers
 from app.needs.vocabulary import FundingSource
 from tests.factories import (
     Actors,
@@ -147,6 +149,35 @@ async def test_an_index_kept_current_equals_one_loaded_afresh(
 
     assert by_partner(kept_list.candidates) == by_partner(fresh_list.candidates)
     assert {str(c.partner_id) for c in kept_list.candidates} >= {partner_ids[0], partner_ids[2]}
+
+
+async def test_changes_are_taken_in_layers_until_enough_have_gathered(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(match_index, "REBUILD_AFTER", 2)
+    district_id, region, user = await _district(app, client, actors.admin)
+    first, second, third = [await _partner(app, client, actors, region) for _ in range(3)]
+    profile = await create_needs(client, user, district_id)
+    index: MatchIndex = app.state.match_index
+
+    async def layers_after_change(partner_id: str) -> Layers:
+        await force_partner_state(app, partner_id, name=f"Renamed {partner_id}")
+        renamed = _result(await _match(client, user, needs_id=profile["id"]), partner_id)
+        assert renamed is not None
+        assert renamed["name"] == f"Renamed {partner_id}"
+        assert index._layers is not None
+        return index._layers
+
+    await _match(client, user, needs_id=profile["id"])
+    assert index._layers is not None
+    built = index._layers.whole
+    layered = await layers_after_change(first)
+    assert layered.whole is built
+    assert layered.changed == {uuid.UUID(first)}
+    assert (await layers_after_change(second)).whole is built
+    rebuilt = await layers_after_change(third)
+    assert rebuilt.whole is not built
+    assert not rebuilt.changed
 
 
 async def test_a_match_waiting_for_the_first_load_sees_a_write_committed_during_it(

@@ -1,5 +1,6 @@
 """The array screening gives exactly `engine.match`'s outcome, whatever the inputs."""
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -8,7 +9,7 @@ from hypothesis import strategies as st
 
 from app.core.vocabulary import DeliveryMode
 from app.matching.engine import Candidate, ExclusionCode, NeedsQuery, Weights, match
-from app.matching.vector import PartnerArrays, Term, shortlist
+from app.matching.vector import Layers, PartnerArrays, Term, shortlist
 from tests.matching.builders import candidate, query
 from tests.matching.test_engine_properties import candidates, fitting, queries, weights
 
@@ -17,10 +18,13 @@ IN_TERM = Term(MOMENT - timedelta(days=30), MOMENT + timedelta(days=300))
 LAPSED = Term(MOMENT - timedelta(days=400), MOMENT - timedelta(days=35))
 
 
+def _with_term(partner: Candidate) -> tuple[Candidate, Term]:
+    """The partner as the index holds it: designated, in a term running on MOMENT or not."""
+    return replace(partner, designated=True), IN_TERM if partner.designated else LAPSED
+
+
 def _arrays(pool: list[Candidate]) -> PartnerArrays:
-    return PartnerArrays.build(
-        [(replace(c, designated=True), IN_TERM if c.designated else LAPSED) for c in pool]
-    )
+    return PartnerArrays.build([_with_term(c) for c in pool])
 
 
 def _reachable(query: NeedsQuery, partner: Candidate) -> bool:
@@ -95,3 +99,67 @@ def test_a_term_includes_its_first_moment_and_excludes_its_last() -> None:
     assert at_start.candidates == [partner]
     assert at_end.candidates == []
     assert at_end.counts[ExclusionCode.DESIGNATION_INACTIVE] == 1
+
+
+Registry = dict[uuid.UUID, tuple[Candidate, Term]]
+
+
+def _by_id(partner: Candidate) -> uuid.UUID:
+    return partner.partner_id
+
+
+@st.composite
+def _changes(
+    draw: st.DrawFn, registry: Registry, partners: st.SearchStrategy[Candidate]
+) -> tuple[set[uuid.UUID], Registry]:
+    """Partners changed, gone (or without a term) and new, with the registry after them."""
+    after = dict(registry)
+    changed = (
+        set(draw(st.lists(st.sampled_from(sorted(registry)), unique=True))) if registry else set()
+    )
+    for partner_id in changed:
+        now = draw(st.none() | partners.map(lambda c, p=partner_id: replace(c, partner_id=p)))
+        if now is None:
+            del after[partner_id]
+        else:
+            after[partner_id] = _with_term(now)
+    for new in draw(st.lists(partners, max_size=3)):
+        if new.partner_id not in registry:
+            changed.add(new.partner_id)
+            after[new.partner_id] = _with_term(new)
+    return changed, after
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.data(),
+    query=queries(),
+    weights=weights,
+    limit=st.none() | st.integers(1, 4),
+    freed_before=st.none() | DAYS,
+)
+def test_arrays_that_took_changes_screen_as_arrays_built_afresh(
+    data: st.DataObject,
+    query: NeedsQuery,
+    weights: Weights,
+    limit: int | None,
+    freed_before: date | None,
+) -> None:
+    partners = st.one_of(candidates(), fitting(query)).flatmap(_with_ends)
+    pool = data.draw(st.lists(partners, max_size=10, unique_by=lambda c: c.partner_id))
+    registry = {c.partner_id: _with_term(c) for c in pool}
+    layers = Layers.build(list(registry.values()))
+    for _batch in range(data.draw(st.integers(1, 3))):
+        changed, registry = data.draw(_changes(registry, partners))
+        layers = layers.changing(changed, registry.get)
+
+    afresh = Layers.build(list(registry.values()))
+    kept = layers.shortlist(query, MOMENT, weights, limit, freed_before=freed_before)
+    built = afresh.shortlist(query, MOMENT, weights, limit, freed_before=freed_before)
+    assert kept.counts == built.counts
+    outcome = match(query, kept.candidates, weights, limit)
+    expected = match(query, built.candidates, weights, limit)
+    assert outcome.results == expected.results
+    assert outcome.excluded == expected.excluded
+    if limit is None:
+        assert sorted(kept.candidates, key=_by_id) == sorted(built.candidates, key=_by_id)
