@@ -13,14 +13,15 @@ None, which the engine scores as unknown (0.5).
 
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Row,
     Select,
     and_,
     bindparam,
@@ -133,13 +134,28 @@ class _Interned:
         return self._sets.setdefault(found, found)
 
 
+_Columns = TypeVarTuple("_Columns")
+
+
+async def _streamed(
+    session: AsyncSession, statement: Select[*_Columns]
+) -> AsyncIterator[Row[*_Columns]]:
+    """The rows of ``statement``, fetched in batches: iterating the streamed result row by row
+    would switch into the driver's greenlet for every row, most of the time of a small load."""
+    result = await session.stream(statement.execution_options(yield_per=STREAM_BATCH))
+    async for batch in result.partitions():
+        for row in batch:
+            yield row
+
+
 async def _facets(
     session: AsyncSession, ids: Select[uuid.UUID]
 ) -> dict[uuid.UUID, dict[Facet, list[str]]]:
-    rows = await session.stream(
-        select(PartnerFacet.partner_id, PartnerFacet.facet, PartnerFacet.value)
-        .where(PartnerFacet.partner_id.in_(ids))
-        .execution_options(yield_per=STREAM_BATCH)
+    rows = _streamed(
+        session,
+        select(PartnerFacet.partner_id, PartnerFacet.facet, PartnerFacet.value).where(
+            PartnerFacet.partner_id.in_(ids)
+        ),
     )
     found: dict[uuid.UUID, dict[Facet, list[str]]] = defaultdict(lambda: defaultdict(list))
     async for partner_id, facet, value in rows:
@@ -171,7 +187,8 @@ async def _supports(
     """
     # Streamed: at national scale the findings are 150,000 rows, and holding them all at once
     # would double a worker's memory for good (freed memory mostly stays with the process).
-    rows = await session.stream(
+    rows = _streamed(
+        session,
         select(
             Evidence.partner_id,
             Evidence.id,
@@ -206,8 +223,7 @@ async def _supports(
             EvidenceFinding.tier.is_not(None),
             # A subgroup's result speaks for part of a sample, not for the practice.
             EvidenceFinding.subgroup.is_(False),
-        )
-        .execution_options(yield_per=STREAM_BATCH)
+        ),
     )
     studies: dict[uuid.UUID, Study] = {}
     strongest: dict[tuple[uuid.UUID, uuid.UUID, str], Tier] = {}
@@ -311,15 +327,15 @@ async def _due_diligence(session: AsyncSession, ids: Select[uuid.UUID]) -> dict[
             )
         )
     }
-    scores = await session.stream(
+    scores = _streamed(
+        session,
         select(latest.c.partner_id, latest.c.rubric_id, ScoreSheet.id, Score.criterion, Score.score)
         .join(
             ScoreSheet,
             and_(ScoreSheet.review_id == latest.c.id, ScoreSheet.conflict_declared.is_(False)),
         )
         .join(Score, Score.sheet_id == ScoreSheet.id)
-        .order_by(latest.c.id, ScoreSheet.id)
-        .execution_options(yield_per=STREAM_BATCH)
+        .order_by(latest.c.id, ScoreSheet.id),
     )
     found: dict[uuid.UUID, float] = {}
 
