@@ -7,7 +7,7 @@ before every match asks the database which partners changed since the version it
 order; see migration 0006). It reloads those partners before it answers, in the match's own
 transaction, so a match never reads a partner older than the last committed write, whichever
 worker took the write. The question costs one indexed query that usually returns no row.
-The screening arrays take the changed partners as arrays of their own (`vector.Layers`):
+The screening arrays take the changed partners' rows by appending (`vector.CurrentArrays`):
 building them whole for every change would stop the worker for a tenth of a second each time.
 """
 
@@ -26,15 +26,16 @@ from app.core.db import Database
 from app.matching import repository
 from app.matching.engine import Candidate, NeedsQuery, Weights
 from app.matching.repository import IndexedPartner
-from app.matching.vector import Layers, Shortlist, Term
+from app.matching.vector import CurrentArrays, Shortlist, Term
 from app.partners.models import DESIGNATED_STATUSES
 
 log = structlog.get_logger()
 
-# Changed partners the arrays take in `Layers.recent` before they are built again whole: the
-# recent arrays are built again at every change, so their cost grows with this, while a whole
-# build (about 0.1 s at national scale) comes once per this many changes.
-REBUILD_AFTER = 256
+# Changed partners the arrays take by appending before they are built again whole: until then
+# each one leaves a retired row behind (at most a fifteenth more rows to screen nationally),
+# and a whole build, about a tenth of a second in which the worker answers nothing, comes once
+# per this many.
+REBUILD_AFTER = 1024
 
 
 def _term(entry: IndexedPartner) -> Term | None:
@@ -61,7 +62,7 @@ class MatchIndex:
         self._lock = asyncio.Lock()
         self._partners: dict[uuid.UUID, IndexedPartner] = {}
         # What matches screen, kept current with `_partners` as changes are applied.
-        self._layers: Layers | None = None
+        self._arrays: CurrentArrays | None = None
         # Partners that can never be designated, so are only counted.
         self._without_term = 0
         self._warm_up: asyncio.Task[None] | None = None
@@ -126,13 +127,13 @@ class MatchIndex:
             if (now := loaded.get(partner_id)) is not None:
                 self._partners[partner_id] = now
                 self._without_term += _term(now) is None
-        layers = self._layers
-        if layers is None or len(layers.changed) + len(changed) > REBUILD_AFTER:
-            self._layers = Layers.build(
+        arrays = self._arrays
+        if arrays is None or len(arrays.changed) + len(changed) > REBUILD_AFTER:
+            self._arrays = CurrentArrays.build(
                 [pair for entry in self._partners.values() if (pair := _designatable(entry))]
             )
         else:
-            self._layers = layers.changing(changed, self._designatable)
+            self._arrays = arrays.changing(changed, self._designatable)
 
     def _designatable(self, partner_id: uuid.UUID) -> tuple[Candidate, Term] | None:
         entry = self._partners.get(partner_id)
@@ -153,8 +154,8 @@ class MatchIndex:
         as when an engagement is created: it holds its place until it is completed or
         terminated.
         """
-        assert self._layers is not None, "refresh first"
-        return self._layers.shortlist(
+        assert self._arrays is not None, "refresh first"
+        return self._arrays.shortlist(
             query,
             moment,
             weights,

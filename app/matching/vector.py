@@ -6,8 +6,8 @@ read as columns (one row per partner with a designation term, one per support); 
 applies the hard constraints and the score formula of `app.matching.engine` (its docstring has
 every rule) to all rows in a few array operations, counts every exclusion exactly, and keeps
 only the rows that can make one of the two lists. `engine.match` over that shortlist then
-gives the exact scores, order and explanations. `Layers` keeps the arrays current through
-changes to a few partners without building them again whole. Pure: no I/O.
+gives the exact scores, order and explanations. `CurrentArrays` keeps the arrays current
+through changes to a few partners without building them again whole. Pure: no I/O.
 
 Scores here may differ from the engine's in the last bits (another order of additions, no
 rounding), so the shortlist keeps every row within `SCORE_MARGIN` of the last place;
@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -158,6 +159,63 @@ class PartnerArrays:
             support_groups={group: _flags(rows, len(supports)) for group, rows in groups.items()},
         )
 
+    def extended(self, other: "PartnerArrays") -> "PartnerArrays":
+        """These rows, then ``other``'s: a copy of every column, no Python loop over the rows."""
+        row_count, support_count = len(self.candidates), len(self.support_tier)
+        domain_codes = dict(self.domain_codes)
+        for domain in other.domain_codes:
+            domain_codes.setdefault(domain, len(domain_codes))
+        recoded = np.array([domain_codes[domain] for domain in other.domain_codes], np.int64)
+
+        def joined(mine: npt.NDArray[Any], theirs: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            return np.concatenate([mine, theirs])
+
+        def joined_flags(
+            mine: Mapping[str, Bools], theirs: Mapping[str, Bools], sizes: tuple[int, int]
+        ) -> dict[str, Bools]:
+            return {
+                key: joined(
+                    mine.get(key, np.zeros(sizes[0], np.bool_)),
+                    theirs.get(key, np.zeros(sizes[1], np.bool_)),
+                )
+                for key in mine.keys() | theirs.keys()
+            }
+
+        region_rows = dict(self.region_rows)
+        for region, found in other.region_rows.items():
+            region_rows[region] = joined(
+                region_rows.get(region, np.zeros(0, np.int64)), found + row_count
+            )
+        return PartnerArrays(
+            candidates=self.candidates + other.candidates,
+            start=joined(self.start, other.start),
+            end=joined(self.end, other.end),
+            region_rows=region_rows,
+            virtual=joined(self.virtual, other.virtual),
+            domain_rows=joined_flags(
+                self.domain_rows, other.domain_rows, (row_count, len(other.candidates))
+            ),
+            grade_bits=joined(self.grade_bits, other.grade_bits),
+            locale_bits=joined(self.locale_bits, other.locale_bits),
+            delivery_bits=joined(self.delivery_bits, other.delivery_bits),
+            capacity=joined(self.capacity, other.capacity),
+            engaged=joined(self.engaged, other.engaged),
+            ending_row=joined(self.ending_row, other.ending_row + row_count),
+            ending_day=joined(self.ending_day, other.ending_day),
+            cost_min=joined(self.cost_min, other.cost_min),
+            due_diligence=joined(self.due_diligence, other.due_diligence),
+            track_record=joined(self.track_record, other.track_record),
+            support_start=joined(self.support_start, other.support_start[1:] + support_count),
+            support_domain=joined(self.support_domain, recoded[other.support_domain]),
+            domain_codes=domain_codes,
+            support_tier=joined(self.support_tier, other.support_tier),
+            support_grade_bits=joined(self.support_grade_bits, other.support_grade_bits),
+            support_locale_bits=joined(self.support_locale_bits, other.support_locale_bits),
+            support_groups=joined_flags(
+                self.support_groups, other.support_groups, (support_count, len(other.support_tier))
+            ),
+        )
+
 
 def _flags(rows: list[int], size: int) -> Bools:
     flags = np.zeros(size, np.bool_)
@@ -181,13 +239,6 @@ class Shortlist:
     # Every exclusion: the basics (designation, region, a served need) by the first that
     # fails, as one reason each; the rest of the candidates by every reason that applies.
     counts: dict[ExclusionCode, int]
-
-    def __add__(self, other: "Shortlist") -> "Shortlist":
-        """Both lists of partners, which must be disjoint, as one."""
-        return Shortlist(
-            self.candidates + other.candidates,
-            {code: n + other.counts[code] for code, n in self.counts.items()},
-        )
 
 
 def _best(values: Floats, limit: int | None) -> Bools:
@@ -285,47 +336,54 @@ def shortlist(
 
 
 @dataclass(frozen=True)
-class Layers:
+class CurrentArrays:
     """Partner arrays that take a change without being built again whole.
 
-    `whole` holds every partner as it was when built. A partner changed since then has its
-    row there `retired`, neither screened nor counted, and its current row, if it still has a
-    term, in `recent`: arrays of the changed partners alone, built again at each change. At
-    national scale building them whole takes about a tenth of a second, during which the
-    worker answers nothing; the changed few take a fraction of a millisecond each. Build
-    whole again once `recent` has grown (`app.matching.index.REBUILD_AFTER`).
+    A changed partner's row is `retired`, neither screened nor counted, and its current row,
+    if it still has a term, is appended: arrays of the changed partners are built and joined
+    to the rest, column by column. At national scale building the arrays whole takes about a
+    tenth of a second, during which the worker answers nothing; a change takes a few
+    milliseconds, and matches screen one set of arrays as before. Retired rows stay until the
+    arrays are built whole again (`app.matching.index.REBUILD_AFTER`).
     """
 
-    whole: PartnerArrays
-    rows: Mapping[uuid.UUID, int]
+    arrays: PartnerArrays
+    rows: Mapping[uuid.UUID, int]  # each partner's current row
     retired: Bools
-    changed: frozenset[uuid.UUID]
-    recent: PartnerArrays
+    changed: frozenset[uuid.UUID]  # since the arrays were built whole
 
     @classmethod
-    def build(cls, partners: Sequence[tuple[Candidate, Term]]) -> "Layers":
-        whole = PartnerArrays.build(partners)
+    def build(cls, partners: Sequence[tuple[Candidate, Term]]) -> "CurrentArrays":
+        arrays = PartnerArrays.build(partners)
         return cls(
-            whole=whole,
-            rows={candidate.partner_id: row for row, candidate in enumerate(whole.candidates)},
+            arrays=arrays,
+            rows={candidate.partner_id: row for row, candidate in enumerate(arrays.candidates)},
             retired=np.zeros(len(partners), np.bool_),
             changed=frozenset(),
-            recent=PartnerArrays.build([]),
         )
 
     def changing(
         self,
         changed: Collection[uuid.UUID],
         current: Callable[[uuid.UUID], tuple[Candidate, Term] | None],
-    ) -> "Layers":
+    ) -> "CurrentArrays":
         """After ``changed`` partners changed; ``current`` gives a partner as it is now, or
         None when it has no term or is gone."""
-        every_change = self.changed.union(changed)
-        retired = self.retired.copy()
+        now = [pair for p in sorted(changed) if (pair := current(p)) is not None]
+        first = len(self.arrays.candidates)
+        retired = np.concatenate([self.retired, np.zeros(len(now), np.bool_)])
         retired[[self.rows[p] for p in changed if p in self.rows]] = True
-        recent = [pair for p in sorted(every_change) if (pair := current(p)) is not None]
-        return replace(
-            self, retired=retired, changed=every_change, recent=PartnerArrays.build(recent)
+        # Copied whole and then edited: a copy keeps the keys' hashes, where filtering
+        # 15,000 UUIDs would hash each again in Python.
+        rows = dict(self.rows)
+        for partner_id in changed:
+            rows.pop(partner_id, None)
+        rows.update((candidate.partner_id, first + n) for n, (candidate, _t) in enumerate(now))
+        return CurrentArrays(
+            arrays=self.arrays.extended(PartnerArrays.build(now)),
+            rows=rows,
+            retired=retired,
+            changed=self.changed.union(changed),
         )
 
     def shortlist(
@@ -339,8 +397,8 @@ class Layers:
         freed_before: date | None = None,
     ) -> Shortlist:
         """`shortlist` over every partner as it is now."""
-        as_built = shortlist(
-            self.whole,
+        return shortlist(
+            self.arrays,
             query,
             moment,
             weights,
@@ -348,11 +406,6 @@ class Layers:
             without_term=without_term,
             freed_before=freed_before,
             retired=self.retired if self.changed else None,
-        )
-        if not self.changed:
-            return as_built
-        return as_built + shortlist(
-            self.recent, query, moment, weights, limit, freed_before=freed_before
         )
 
 

@@ -24,7 +24,7 @@ from app.matching import repository
 from app.matching.engine import Candidate, NeedRequest, NeedsQuery, Weights
 from app.matching.index import MatchIndex
 from app.matching.repository import IndexedPartner
-from app.matching.vector import Layers
+from app.matching.vector import CurrentArrays
 from app.needs.vocabulary import FundingSource
 from tests.factories import (
     Actors,
@@ -151,7 +151,7 @@ async def test_an_index_kept_current_equals_one_loaded_afresh(
     assert {str(c.partner_id) for c in kept_list.candidates} >= {partner_ids[0], partner_ids[2]}
 
 
-async def test_changes_are_taken_in_layers_until_enough_have_gathered(
+async def test_changed_partners_are_appended_until_enough_have_gathered(
     app: FastAPI, client: httpx.AsyncClient, actors: Actors, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(match_index, "REBUILD_AFTER", 2)
@@ -160,23 +160,25 @@ async def test_changes_are_taken_in_layers_until_enough_have_gathered(
     profile = await create_needs(client, user, district_id)
     index: MatchIndex = app.state.match_index
 
-    async def layers_after_change(partner_id: str) -> Layers:
+    async def arrays_after_change(partner_id: str) -> CurrentArrays:
         await force_partner_state(app, partner_id, name=f"Renamed {partner_id}")
         renamed = _result(await _match(client, user, needs_id=profile["id"]), partner_id)
         assert renamed is not None
         assert renamed["name"] == f"Renamed {partner_id}"
-        assert index._layers is not None
-        return index._layers
+        assert index._arrays is not None
+        return index._arrays
 
     await _match(client, user, needs_id=profile["id"])
-    assert index._layers is not None
-    built = index._layers.whole
-    layered = await layers_after_change(first)
-    assert layered.whole is built
-    assert layered.changed == {uuid.UUID(first)}
-    assert (await layers_after_change(second)).whole is built
-    rebuilt = await layers_after_change(third)
-    assert rebuilt.whole is not built
+    assert index._arrays is not None
+    built = len(index._arrays.arrays.candidates)
+    appended = await arrays_after_change(first)
+    assert len(appended.arrays.candidates) == built + 1
+    assert appended.retired.sum() == 1
+    assert appended.changed == {uuid.UUID(first)}
+    assert (await arrays_after_change(second)).retired.sum() == 2
+    rebuilt = await arrays_after_change(third)
+    assert len(rebuilt.arrays.candidates) == built
+    assert not rebuilt.retired.any()
     assert not rebuilt.changed
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from app.core.vocabulary import DeliveryMode
 from app.matching.engine import Candidate, ExclusionCode, NeedsQuery, Weights, match
-from app.matching.vector import Layers, PartnerArrays, Term, shortlist
+from app.matching.vector import CurrentArrays, PartnerArrays, Term, shortlist
 from tests.matching.builders import candidate, query
 from tests.matching.test_engine_properties import candidates, fitting, queries, weights
 
@@ -148,13 +148,13 @@ def test_arrays_that_took_changes_screen_as_arrays_built_afresh(
     partners = st.one_of(candidates(), fitting(query)).flatmap(_with_ends)
     pool = data.draw(st.lists(partners, max_size=10, unique_by=lambda c: c.partner_id))
     registry = {c.partner_id: _with_term(c) for c in pool}
-    layers = Layers.build(list(registry.values()))
+    arrays = CurrentArrays.build(list(registry.values()))
     for _batch in range(data.draw(st.integers(1, 3))):
         changed, registry = data.draw(_changes(registry, partners))
-        layers = layers.changing(changed, registry.get)
+        arrays = arrays.changing(changed, registry.get)
 
-    afresh = Layers.build(list(registry.values()))
-    kept = layers.shortlist(query, MOMENT, weights, limit, freed_before=freed_before)
+    afresh = CurrentArrays.build(list(registry.values()))
+    kept = arrays.shortlist(query, MOMENT, weights, limit, freed_before=freed_before)
     built = afresh.shortlist(query, MOMENT, weights, limit, freed_before=freed_before)
     assert kept.counts == built.counts
     outcome = match(query, kept.candidates, weights, limit)
