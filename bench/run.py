@@ -13,17 +13,21 @@ is stopped whatever happens. Environment:
     BENCH_ONLY=TEXT      bench only the endpoints whose name contains TEXT (and /healthz)
 """
 
+import contextlib
 import json
 import os
 import platform
+import random
 import secrets
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import types
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +54,9 @@ TARGETS = {  # share of /healthz throughput each endpoint must reach
 }
 MATCH_P99_MS = 100
 RSS_LIMIT_MB = 500
+# Partners marked changed a second during the last match run, as engagements, evidence and
+# reviews do in a live registry.
+CHANGES_PER_SECOND = 10
 
 
 def _bounded(name: str, default: int, high: int) -> int:
@@ -322,6 +329,31 @@ def run_wrk(
     )
 
 
+@contextlib.contextmanager
+def partners_changing(url: str, partner_ids: list[str]) -> Iterator[None]:
+    """A writer marking one partner changed every 1/CHANGES_PER_SECOND s, with a no-op UPDATE
+    (the triggers fire, no value changes): each match then brings its worker's index up to
+    date first."""
+    stop = threading.Event()
+
+    def write() -> None:
+        chosen = random.Random(104729)
+        with psycopg.connect(url, autocommit=True) as connection:
+            while not stop.wait(1 / CHANGES_PER_SECOND):
+                connection.execute(
+                    "UPDATE partners SET capacity = capacity WHERE id = %s",
+                    [chosen.choice(partner_ids)],
+                )
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        writer.join()
+
+
 def workload(fixtures: dict[str, Any], has_matches: bool) -> list[tuple[str, list[str], str]]:
     token = fixtures["district_key"]
     work = [
@@ -380,6 +412,7 @@ def machine() -> dict[str, str]:
 def report(
     results: list[Result],
     unqueued: Result | None,
+    changing: Result | None,
     peaks: dict[int, float],
     supervisor: int,
     meta: dict[str, Any],
@@ -416,6 +449,12 @@ def report(
         rows.append(
             f"match with one connection per worker (no queue): {unqueued.rps:.0f} req/s, "
             f"p50 {unqueued.p50_ms:.1f} ms, p99 {unqueued.p99_ms:.1f} ms"
+        )
+    if changing is not None:
+        rows.append(
+            f"match while {CHANGES_PER_SECOND} partners change a second: {changing.rps:.0f} req/s "
+            f"({changing.rps / base:.1%} of /healthz), p50 {changing.p50_ms:.1f} ms, "
+            f"p99 {changing.p99_ms:.1f} ms"
         )
     # With one worker uvicorn serves from the supervisor's own process.
     workers = {pid: mb for pid, mb in peaks.items() if pid != supervisor} or peaks
@@ -465,11 +504,14 @@ def main() -> None:
         for name, lines, token in work:
             say(f"{name}: {WARM_UP_SECONDS}s warm-up, {duration}s run")
             results.append(run_wrk(wrk, server, name, lines, token, duration, conns))
-        unqueued = None
+        unqueued = changing = None
         for name, lines, token in work:
             if name == "POST /v1/matches":
                 say(f"{name}, one connection per worker: {WARM_UP_SECONDS}s + {duration}s")
                 unqueued = run_wrk(wrk, server, name, lines, token, duration, workers)
+                say(f"{name} while {CHANGES_PER_SECOND} partners change a second")
+                with partners_changing(url, fixtures["partner_ids"]):
+                    changing = run_wrk(wrk, server, name, lines, token, duration, conns)
         pids = server.pids()
         peaks = peak_rss_mb(pids)
     finally:
@@ -481,11 +523,13 @@ def main() -> None:
         "warm": WARM_UP_SECONDS,
         "workers": workers,
     }
-    table = report(results, unqueued, peaks, server.process.pid, meta, has_matches=has_matches)
+    table = report(
+        results, unqueued, changing, peaks, server.process.pid, meta, has_matches=has_matches
+    )
     print(table)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"bench-{stamp}.txt").write_text(table + "\n")
-    checked = [*results, *([unqueued] if unqueued else [])]
+    checked = [*results, *(extra for extra in (unqueued, changing) if extra)]
     failed = [r.name for r in checked if r.non2xx or r.socket_errors]
     if failed:
         raise SystemExit(f"bench: non-2xx responses or socket errors on {', '.join(failed)}")
