@@ -16,17 +16,15 @@ later match until the arrays are built again whole).
 
 import asyncio
 import json
-import os
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from cpu import started
-from run import DEFAULT_URL, FIXTURES, ROOT, app_environment, ensure_database, load_data, say
+from cpu import in_process, started
+from run import FIXTURES, say
 
 SIZES = (1, 16, 128)
 SCREENINGS = 300
@@ -119,14 +117,7 @@ def _timed(work: Any) -> float:
 
 
 def main() -> None:
-    url = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_URL)
-    app_root = Path(os.environ.get("BENCH_APP", ROOT)).resolve()
-    ensure_database(url, fresh=False)
-    env = app_environment(url)
-    load_data(env, url)
-    os.environ.clear()
-    os.environ.update(env)
-    sys.path.insert(0, str(app_root))
+    url, app_root = in_process()
     say(f"the match index of {app_root}, in process")
     fixtures = json.loads(FIXTURES.read_text())
     print("\n".join(asyncio.run(bench(url, fixtures, app_root))))

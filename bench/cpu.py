@@ -151,9 +151,10 @@ async def bench(work: list[tuple[str, list[str], str]], count: int, app_root: Pa
     return rows
 
 
-def main() -> None:
+def in_process() -> tuple[str, Path]:
+    """Make this process the app's, as a worker on the bench database (loaded if absent), with
+    `BENCH_APP`'s checkout first on the import path: the database URL and that checkout."""
     url = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_URL)
-    count = _bounded("BENCH_REQUESTS", 2000, 100_000)
     app_root = Path(os.environ.get("BENCH_APP", ROOT)).resolve()
     ensure_database(url, fresh=False)
     env = app_environment(url)
@@ -161,6 +162,12 @@ def main() -> None:
     os.environ.clear()
     os.environ.update(env)
     sys.path.insert(0, str(app_root))
+    return url, app_root
+
+
+def main() -> None:
+    count = _bounded("BENCH_REQUESTS", 2000, 100_000)
+    _url, app_root = in_process()
     only = os.environ.get("BENCH_ONLY", "")
     fixtures = json.loads(FIXTURES.read_text())
     work = [item for item in workload(fixtures, True) if only in item[0] or "healthz" in item[0]]

@@ -52,14 +52,18 @@ def _in_use_before(partner: Candidate, day: date | None) -> Candidate:
     return replace(partner, active_engagements=partner.active_engagements - ended)
 
 
-@settings(max_examples=300, deadline=None)
-@given(
+# What both property tests below screen for: any profile, weights, limit and day.
+screenings = given(
     data=st.data(),
     query=queries(),
     weights=weights,
     limit=st.none() | st.integers(1, 4),
     freed_before=st.none() | DAYS,
 )
+
+
+@settings(max_examples=300, deadline=None)
+@screenings
 def test_the_shortlist_gives_the_engines_outcome(
     data: st.DataObject,
     query: NeedsQuery,
@@ -131,13 +135,7 @@ def _changes(
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    data=st.data(),
-    query=queries(),
-    weights=weights,
-    limit=st.none() | st.integers(1, 4),
-    freed_before=st.none() | DAYS,
-)
+@screenings
 def test_arrays_that_took_changes_screen_as_arrays_built_afresh(
     data: st.DataObject,
     query: NeedsQuery,
