@@ -133,9 +133,10 @@ class MatchIndex:
                 [pair for entry in self._partners.values() if (pair := _designatable(entry))]
             )
         else:
-            self._arrays = arrays.changing(changed, self._designatable)
+            self._arrays = arrays.changing(changed, self._current)
 
-    def _designatable(self, partner_id: uuid.UUID) -> tuple[Candidate, Term] | None:
+    def _current(self, partner_id: uuid.UUID) -> tuple[Candidate, Term] | None:
+        """The partner as the arrays take it now, or None when it has no term or is gone."""
         entry = self._partners.get(partner_id)
         return None if entry is None else _designatable(entry)
 
