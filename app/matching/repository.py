@@ -3,9 +3,10 @@
 The index (`app.matching.index`) holds every partner districts may see, as the engine's
 `Candidate`s, and reloads the partners that `partner_changes` says have changed. A load, of
 all partners or of a few, is a fixed handful of set-based queries filtered by one partner-id
-subquery: the partners' rows, their facets, their accepted findings (one `Support` per record
-and need domain, at its strongest accepted tier), their active engagements with their end
-dates, and the latest approving review with its scores.
+subquery, each statement built once: the partners' rows with their facets (the array each row
+keeps), their accepted findings (one `Support` per record and need domain, at its strongest
+accepted tier), their active engagements with their end dates, and the latest approving review
+with its rubric and scores.
 
 Track record is not measured yet (engagement check-ins are to come): every candidate's is
 None, which the engine scores as unknown (0.5).
@@ -23,6 +24,7 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    Subquery,
     and_,
     bindparam,
     delete,
@@ -46,7 +48,7 @@ from app.matching.engine import Candidate, Support
 from app.matching.models import Match, PartnerChange, PartnerChangeCounter
 from app.partners import repository as partners
 from app.partners.lifecycle import PartnerStatus
-from app.partners.models import Facet, Partner, PartnerEvidenceTier, PartnerFacet
+from app.partners.models import Facet, Partner, PartnerEvidenceTier
 from app.reviews.models import (
     APPROVING,
     Review,
@@ -58,6 +60,9 @@ from app.reviews.models import (
 from app.reviews.scoring import Criterion, summarise
 
 STREAM_BATCH = 5000
+# A reload names its partners as parameters, this many a statement: a bulk load marks every
+# partner changed, and a statement takes at most 65,535 parameters.
+RELOAD_BATCH = 1000
 
 
 def _scope(principal: Principal) -> ColumnElement[bool]:
@@ -135,60 +140,59 @@ class _Interned:
 
 
 _Columns = TypeVarTuple("_Columns")
+_Statement = Select[*tuple[Any, ...]]
 
 
-async def _streamed(
-    session: AsyncSession, statement: Select[*_Columns]
-) -> AsyncIterator[Row[*_Columns]]:
-    """The rows of ``statement``, fetched in batches: iterating the streamed result row by row
-    would switch into the driver's greenlet for every row, most of the time of a small load."""
-    result = await session.stream(statement.execution_options(yield_per=STREAM_BATCH))
-    async for batch in result.partitions():
-        for row in batch:
-            yield row
+@dataclass(frozen=True)
+class _Load:
+    """The statements of a load, each built once: building a statement and its cache key again
+    was about a fifth of the CPU of reloading one partner."""
+
+    partners: _Statement
+    supports: _Statement
+    engagements: _Statement
+    rubrics: _Statement
+    scores: _Statement
+
+    @classmethod
+    def of(cls, *conditions: ColumnElement[bool]) -> "_Load":
+        """The statements of the partners that meet ``conditions``."""
+        ids = select(Partner.id).where(*conditions)
+        latest = _latest_approving_reviews(ids)
+        return cls(
+            partners=select(
+                Partner.id,
+                Partner.name,
+                Partner.status,
+                Partner.approved_at,
+                Partner.expires_at,
+                Partner.capacity,
+                Partner.cost_min,
+                Partner.cost_max,
+                partners.FACET_PAIRS,
+            ).where(*conditions),
+            supports=_supports_statement(ids),
+            engagements=select(Engagement.partner_id, Engagement.end_date).where(
+                Engagement.partner_id.in_(ids), Engagement.status == EngagementStatus.ACTIVE
+            ),
+            rubrics=select(Rubric.id, Rubric.criteria, Rubric.scale_min, Rubric.scale_max).where(
+                Rubric.id.in_(select(latest.c.rubric_id))
+            ),
+            scores=select(
+                latest.c.partner_id, latest.c.rubric_id, ScoreSheet.id, Score.criterion, Score.score
+            )
+            .join(
+                ScoreSheet,
+                and_(ScoreSheet.review_id == latest.c.id, ScoreSheet.conflict_declared.is_(False)),
+            )
+            .join(Score, Score.sheet_id == ScoreSheet.id)
+            .order_by(latest.c.id, ScoreSheet.id),
+        )
 
 
-async def _facets(
-    session: AsyncSession, ids: Select[uuid.UUID]
-) -> dict[uuid.UUID, dict[Facet, list[str]]]:
-    rows = _streamed(
-        session,
-        select(PartnerFacet.partner_id, PartnerFacet.facet, PartnerFacet.value).where(
-            PartnerFacet.partner_id.in_(ids)
-        ),
-    )
-    found: dict[uuid.UUID, dict[Facet, list[str]]] = defaultdict(lambda: defaultdict(list))
-    async for partner_id, facet, value in rows:
-        found[partner_id][facet].append(value)
-    return found
-
-
-def accepted_tier(finding: int, computed: int | None, final: int | None, domain: int) -> Tier:
-    """A finding's context-free tier as the registry accepted it.
-
-    As in `app.evidence.rollup`: the reviewer's final tier is the record's tier, so it sets the
-    findings at the record's computed tier and caps the others; and no finding counts stronger
-    than the partner's rolled-up tier in its domain, which is where overriding unfavorable
-    evidence in another record has already been applied.
-    """
-    if final is not None:
-        finding = final if finding == computed else max(finding, final)
-    return Tier(max(finding, domain))
-
-
-async def _supports(
-    session: AsyncSession, ids: Select[uuid.UUID], interned: _Interned
-) -> dict[uuid.UUID, list[Support]]:
-    """One support per accepted record and need domain, at its strongest accepted tier.
-
-    A record's findings share one study, so its in-context tier in a domain is the in-context
-    tier of its strongest finding there (`tier_here` never ranks a weaker tier above a stronger
-    one), and its overlap is the study's: the engine's answers are those of every finding.
-    """
-    # Streamed: at national scale the findings are 150,000 rows, and holding them all at once
-    # would double a worker's memory for good (freed memory mostly stays with the process).
-    rows = _streamed(
-        session,
+def _supports_statement(ids: Select[uuid.UUID]) -> _Statement:
+    """Each accepted, tiered finding of the partners, with its record's tiers and study."""
+    return (
         select(
             Evidence.partner_id,
             Evidence.id,
@@ -223,8 +227,86 @@ async def _supports(
             EvidenceFinding.tier.is_not(None),
             # A subgroup's result speaks for part of a sample, not for the practice.
             EvidenceFinding.subgroup.is_(False),
-        ),
+        )
     )
+
+
+def _latest_approving_reviews(ids: Select[uuid.UUID]) -> Subquery:
+    """The latest approving review of each of the partners."""
+    ranked = (
+        select(
+            Review.id,
+            Review.partner_id,
+            Review.rubric_id,
+            func.row_number()
+            .over(
+                partition_by=Review.partner_id,
+                order_by=(ReviewDecision.decided_at.desc(), Review.id.desc()),
+            )
+            .label("position"),
+        )
+        .join(ReviewDecision, ReviewDecision.review_id == Review.id)
+        .where(Review.partner_id.in_(ids), ReviewDecision.decision.in_(APPROVING))
+        .subquery()
+    )
+    return select(ranked).where(ranked.c.position == 1).subquery()
+
+
+_EVERY_PARTNER = _Load.of(partners.district_visible())
+# A reload names its partners in one expanding parameter, so that its statements too are built
+# once.
+_SOME_PARTNERS = _Load.of(
+    partners.district_visible(), Partner.id.in_(bindparam("only", expanding=True))
+)
+
+
+async def _rows(
+    session: AsyncSession, statement: Select[*_Columns], only: list[uuid.UUID] | None
+) -> AsyncIterator[Row[*_Columns]]:
+    """The rows of one of a load's statements.
+
+    A load of every partner streams them: at national scale the findings are 150,000 rows, and
+    holding them all at once would double a worker's memory for good (freed memory mostly stays
+    with the process). In batches, because iterating a streamed result row by row switches into
+    the driver's greenlet for every row. A reload names a few partners (a bulk load's
+    change of every partner `RELOAD_BATCH` at a time) and reads their rows at once: a
+    server-side cursor costs two more round trips a statement, in which the worker's matches
+    wait for the reload. Either way as plain rows on the session's connection: the ORM's
+    handling of every row was about a third of a full load.
+    """
+    connection = await session.connection()
+    if only is None:
+        result = await connection.stream(statement.execution_options(yield_per=STREAM_BATCH))
+        async for batch in result.partitions():
+            for row in batch:
+                yield row
+    else:
+        for row in await connection.execute(statement, {"only": only}):
+            yield row
+
+
+def accepted_tier(finding: int, computed: int | None, final: int | None, domain: int) -> Tier:
+    """A finding's context-free tier as the registry accepted it.
+
+    As in `app.evidence.rollup`: the reviewer's final tier is the record's tier, so it sets the
+    findings at the record's computed tier and caps the others; and no finding counts stronger
+    than the partner's rolled-up tier in its domain, which is where overriding unfavorable
+    evidence in another record has already been applied.
+    """
+    if final is not None:
+        finding = final if finding == computed else max(finding, final)
+    return Tier(max(finding, domain))
+
+
+async def _supports(
+    rows: AsyncIterator[Row[*tuple[Any, ...]]], interned: _Interned
+) -> dict[uuid.UUID, list[Support]]:
+    """One support per accepted record and need domain, at its strongest accepted tier.
+
+    A record's findings share one study, so its in-context tier in a domain is the in-context
+    tier of its strongest finding there (`tier_here` never ranks a weaker tier above a stronger
+    one), and its overlap is the study's: the engine's answers are those of every finding.
+    """
     studies: dict[uuid.UUID, Study] = {}
     strongest: dict[tuple[uuid.UUID, uuid.UUID, str], Tier] = {}
     async for partner_id, evidence_id, domain, tier, computed, final, domain_tier, *study in rows:
@@ -279,70 +361,36 @@ def _study(
 
 
 async def _active_engagements(
-    session: AsyncSession, ids: Select[uuid.UUID]
+    rows: AsyncIterator[Row[*tuple[Any, ...]]],
 ) -> dict[uuid.UUID, list[date | None]]:
     """The end dates of each partner's active engagements, None for one without."""
-    rows = await session.execute(
-        select(Engagement.partner_id, Engagement.end_date).where(
-            Engagement.partner_id.in_(ids), Engagement.status == EngagementStatus.ACTIVE
-        )
-    )
     found: defaultdict[uuid.UUID, list[date | None]] = defaultdict(list)
-    for partner_id, end_date in rows:
+    async for partner_id, end_date in rows:
         found[partner_id].append(end_date)
     return found
 
 
-async def _due_diligence(session: AsyncSession, ids: Select[uuid.UUID]) -> dict[uuid.UUID, float]:
+async def _due_diligence(
+    rubrics: AsyncIterator[Row[*tuple[Any, ...]]], scores: AsyncIterator[Row[*tuple[Any, ...]]]
+) -> dict[uuid.UUID, float]:
     """The overall score of each partner's latest approving review (see reviews.scoring).
 
-    The scores stream in review order and each review is summarised as soon as its last score
-    has passed: at national scale they are 200,000 rows.
+    The scores come in review order and each review is summarised as soon as its last score
+    has passed: at national scale they are 200,000 rows. Rubrics are read once, not per review.
     """
-    ranked = (
-        select(
-            Review.id,
-            Review.partner_id,
-            Review.rubric_id,
-            func.row_number()
-            .over(
-                partition_by=Review.partner_id,
-                order_by=(ReviewDecision.decided_at.desc(), Review.id.desc()),
-            )
-            .label("position"),
-        )
-        .join(ReviewDecision, ReviewDecision.review_id == Review.id)
-        .where(Review.partner_id.in_(ids), ReviewDecision.decision.in_(APPROVING))
-        .subquery()
-    )
-    latest = select(ranked).where(ranked.c.position == 1).subquery()
-    rubrics = {
+    criteria_and_scales = {
         rubric_id: (
             [Criterion(row["code"], row["weight"], row["required"]) for row in criteria],
             (low, high),
         )
-        for rubric_id, criteria, low, high in await session.execute(
-            select(Rubric.id, Rubric.criteria, Rubric.scale_min, Rubric.scale_max).where(
-                Rubric.id.in_(select(latest.c.rubric_id))
-            )
-        )
+        async for rubric_id, criteria, low, high in rubrics
     }
-    scores = _streamed(
-        session,
-        select(latest.c.partner_id, latest.c.rubric_id, ScoreSheet.id, Score.criterion, Score.score)
-        .join(
-            ScoreSheet,
-            and_(ScoreSheet.review_id == latest.c.id, ScoreSheet.conflict_declared.is_(False)),
-        )
-        .join(Score, Score.sheet_id == ScoreSheet.id)
-        .order_by(latest.c.id, ScoreSheet.id),
-    )
     found: dict[uuid.UUID, float] = {}
 
     def summarise_review(
         partner_id: uuid.UUID, rubric_id: uuid.UUID, sheets: list[dict[str, int]]
     ) -> None:
-        criteria, scale = rubrics[rubric_id]
+        criteria, scale = criteria_and_scales[rubric_id]
         overall = summarise(criteria, scale, sheets).overall
         if overall is not None:
             found[partner_id] = overall
@@ -371,34 +419,41 @@ async def load_partners(
 
     A partner in ``only`` that is missing from the answer is not, or no longer, visible.
     """
-    conditions = [partners.district_visible()]
-    if only is not None:
-        conditions.append(Partner.id.in_(only))
-    ids = select(Partner.id).where(*conditions)
-    rows = list(
-        await session.execute(
-            select(
-                Partner.id,
-                Partner.name,
-                Partner.status,
-                Partner.approved_at,
-                Partner.expires_at,
-                Partner.capacity,
-                Partner.cost_min,
-                Partner.cost_max,
-            ).where(*conditions)
-        )
-    )
+    interned = _Interned()
+    if only is None:
+        return await _load(session, None, interned)
+    named = list(only)
+    loaded: dict[uuid.UUID, IndexedPartner] = {}
+    for start in range(0, len(named), RELOAD_BATCH):
+        loaded |= await _load(session, named[start : start + RELOAD_BATCH], interned)
+    return loaded
+
+
+async def _load(
+    session: AsyncSession, named: list[uuid.UUID] | None, interned: _Interned
+) -> dict[uuid.UUID, IndexedPartner]:
+    load = _EVERY_PARTNER if named is None else _SOME_PARTNERS
+    rows = [row async for row in _rows(session, load.partners, named)]
     if not rows:
         return {}
-    interned = _Interned()
-    facets = await _facets(session, ids)
-    supports = await _supports(session, ids, interned)
-    engagements = await _active_engagements(session, ids)
-    due_diligence = await _due_diligence(session, ids)
+    supports = await _supports(_rows(session, load.supports, named), interned)
+    engagements = await _active_engagements(_rows(session, load.engagements, named))
+    due_diligence = await _due_diligence(
+        _rows(session, load.rubrics, named), _rows(session, load.scores, named)
+    )
     loaded = {}
-    for partner_id, name, status, approved_at, expires_at, capacity, cost_min, cost_max in rows:
-        values = facets.get(partner_id, {})
+    for (
+        partner_id,
+        name,
+        status,
+        approved_at,
+        expires_at,
+        capacity,
+        cost_min,
+        cost_max,
+        pairs,
+    ) in rows:
+        values = partners.facet_values(pairs or ())  # NULL for none on PostgreSQL
         ends = engagements.get(partner_id, [])
         loaded[partner_id] = IndexedPartner(
             status=status,

@@ -2,7 +2,7 @@
 
 import functools
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -117,24 +117,33 @@ def _key_value_pairs_sqlite(element: key_value_pairs, compiler: SQLCompiler, **k
 
 
 # Each partner's facets and tiers come in its own row, as the arrays its row keeps: a page of 50
-# in one query, without ~600 child ORM objects or a subquery per partner. Text arrays, because
-# psycopg parses them in C: JSON pairs cost four times as much.
+# in one query, without ~600 child ORM objects or a subquery per partner, and the match index's
+# load without a row per facet. Text arrays, because psycopg parses them in C: JSON pairs cost
+# four times as much.
+FACET_PAIRS = type_coerce(Partner.facet_pairs, _Strings())
 _RECORD_COLUMNS = (
     *(getattr(Partner, name) for name in PartnerRecord._fields[:-2]),
-    type_coerce(Partner.facet_pairs, _Strings()),
+    FACET_PAIRS,
     type_coerce(Partner.tier_pairs, _Strings()),
 )
 
 
-def _record(row: Sequence[Any]) -> PartnerRecord:
-    *columns, facet_pairs, tier_pairs = row
+def facet_values(facet_pairs: Iterable[str]) -> dict[str, list[str]]:
+    """Each facet's values from `FACET_PAIRS`, in the order of the pairs."""
     facets: dict[str, list[str]] = {}
-    # Sorted in Python, as ever, whatever the database's collation; a facet's pairs share their
-    # prefix, so sorting the pairs sorts each facet's values. Neither a facet's name nor a tier
-    # holds a colon.
-    for pair in sorted(facet_pairs or ()):
+    for pair in facet_pairs:
+        # A facet's name holds no colon; a value may.
         facet, _, value = pair.partition(":")
         facets.setdefault(facet, []).append(value)
+    return facets
+
+
+def _record(row: Sequence[Any]) -> PartnerRecord:
+    *columns, facet_pairs, tier_pairs = row
+    # Sorted in Python, as ever, whatever the database's collation; a facet's pairs share their
+    # prefix, so sorting the pairs sorts each facet's values. NULL for none on PostgreSQL.
+    facets = facet_values(sorted(facet_pairs or ()))
+    # A tier holds no colon.
     tiers = sorted(pair.rpartition(":") for pair in tier_pairs or ())
     evidence_tiers = {domain: int(tier) for domain, _, tier in tiers}
     return PartnerRecord(*[*columns, facets, evidence_tiers])

@@ -29,11 +29,20 @@ from app.needs.vocabulary import FundingSource
 from tests.factories import (
     Actors,
     create_needs,
+    create_partner,
     engagement_payload,
     force_partner_state,
     submit_evidence,
+    unique,
 )
-from tests.matching.test_matches_api import _district, _match, _partner, _reasons, _result
+from tests.matching.test_matches_api import (
+    _delta,
+    _district,
+    _match,
+    _partner,
+    _reasons,
+    _result,
+)
 
 
 def _query(region: str) -> NeedsQuery:
@@ -82,7 +91,19 @@ async def test_another_worker_sees_every_committed_write(
     assert other_app.state.match_index.version > loaded_at
 
     await force_partner_state(app, partner_id, capacity=5)
-    assert _result(await _match(other, user, needs_id=profile["id"]), partner_id) is not None
+    placed = await _match(other, user, needs_id=profile["id"])
+    assert _result(placed, partner_id) is not None
+
+    read = await client.get(f"/v1/partners/{partner_id}", headers=actors.admin.headers)
+    moved = await client.patch(
+        f"/v1/partners/{partner_id}",
+        json={"regions": [unique("r")]},
+        headers=actors.admin.headers | {"If-Match": read.headers["ETag"]},
+    )
+    assert moved.status_code == 200, moved.text
+    elsewhere = await _match(other, user, needs_id=profile["id"])
+    assert _result(elsewhere, partner_id) is None
+    assert _delta(placed, elsewhere) == {"region_not_served": 1}
 
     await force_partner_state(app, partner_id, expires_at=utcnow() - timedelta(days=1))
     gone = await _match(other, user, needs_id=profile["id"])
@@ -180,6 +201,21 @@ async def test_changed_partners_are_appended_until_enough_have_gathered(
     assert len(rebuilt.arrays.candidates) == built
     assert not rebuilt.retired.any()
     assert not rebuilt.changed
+
+
+async def test_a_reload_of_more_partners_than_a_batch_loads_each_of_them(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repository, "RELOAD_BATCH", 2)
+    _district_id, region, _user = await _district(app, client, actors.admin)
+    visible = [await _partner(app, client, actors, region) for _ in range(3)]
+    draft = await create_partner(client, actors.admin, regions=[region])
+    named = [uuid.UUID(partner_id) for partner_id in [*visible, draft["id"]]]
+    async with app.state.database.sessions() as session:
+        every_partner = await repository.load_partners(session)
+        reloaded = await repository.load_partners(session, named)
+    assert set(reloaded) == {uuid.UUID(partner_id) for partner_id in visible}
+    assert reloaded == {partner_id: every_partner[partner_id] for partner_id in reloaded}
 
 
 async def test_a_match_waiting_for_the_first_load_sees_a_write_committed_during_it(
