@@ -107,15 +107,23 @@ class MatchIndex:
                     self._version = version
         # Also after waiting for the first load: a change committed while it ran may be
         # visible to this session and missing from what the load read.
-        if not await repository.changes_since(session, self._version):
+        held = self._version
+        changed = await repository.changes_since(session, held)
+        if not changed:
             return
         async with self._lock:
-            # Another request may have applied some of them while this one waited.
-            changed = await repository.changes_since(session, self._version)
-            if changed:
-                loaded = await repository.load_partners(session, changed.keys())
-                self._apply(loaded, changed.keys())
-                self._version = max(changed.values())
+            if self._version != held:
+                # Another request applied changes while this one waited. Versions follow
+                # commit order, so at or past the last one seen here it applied them all:
+                # asking again would keep every waiting match in line for a round trip.
+                if self._version >= max(changed.values()):
+                    return
+                changed = await repository.changes_since(session, self._version)
+                if not changed:
+                    return
+            loaded = await repository.load_partners(session, changed.keys())
+            self._apply(loaded, changed.keys())
+            self._version = max(changed.values())
 
     def _apply(
         self, loaded: dict[uuid.UUID, IndexedPartner], changed: Collection[uuid.UUID]

@@ -218,13 +218,11 @@ async def test_a_reload_of_more_partners_than_a_batch_loads_each_of_them(
     assert reloaded == {partner_id: every_partner[partner_id] for partner_id in reloaded}
 
 
-async def test_a_match_waiting_for_the_first_load_sees_a_write_committed_during_it(
-    app: FastAPI, client: httpx.AsyncClient, actors: Actors, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    district_id, region, user = await _district(app, client, actors.admin)
-    partner_id = await _partner(app, client, actors, region, capacity=1)
-    database = app.state.database
-    index = MatchIndex()
+def _loads_held_until_released(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[asyncio.Event, asyncio.Event]:
+    """Loads of the match index wait, once they have read, until the second event is set; the
+    first is set when one has read."""
     read, release = asyncio.Event(), asyncio.Event()
     load_partners = repository.load_partners
 
@@ -237,6 +235,17 @@ async def test_a_match_waiting_for_the_first_load_sees_a_write_committed_during_
         return loaded
 
     monkeypatch.setattr(repository, "load_partners", held_after_reading)
+    return read, release
+
+
+async def test_a_match_waiting_for_the_first_load_sees_a_write_committed_during_it(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    district_id, region, user = await _district(app, client, actors.admin)
+    partner_id = await _partner(app, client, actors, region, capacity=1)
+    database = app.state.database
+    index = MatchIndex()
+    read, release = _loads_held_until_released(monkeypatch)
     async with database.sessions() as loading:
         first_load = asyncio.create_task(index.refresh(loading))
         await read.wait()
@@ -260,6 +269,47 @@ async def test_a_match_waiting_for_the_first_load_sees_a_write_committed_during_
         for candidate in shortlisted.candidates
     }
     assert engagements.get(partner_id) == 1
+
+
+async def test_a_match_that_waited_for_a_reload_asks_again_only_when_it_saw_more(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _district_id, region, _user = await _district(app, client, actors.admin)
+    first, second = [await _partner(app, client, actors, region, capacity=3) for _ in range(2)]
+    database = app.state.database
+    index = MatchIndex()
+    async with database.sessions() as session:
+        await index.refresh(session)
+    asked = 0
+    changes_since = repository.changes_since
+
+    async def counted(session: AsyncSession, version: int) -> dict[uuid.UUID, int]:
+        nonlocal asked
+        asked += 1
+        return await changes_since(session, version)
+
+    monkeypatch.setattr(repository, "changes_since", counted)
+    reading, release = _loads_held_until_released(monkeypatch)
+    await force_partner_state(app, first, capacity=1)
+    async with (
+        database.sessions() as reloading,
+        database.sessions() as saw_first,
+        database.sessions() as saw_both,
+    ):
+        reload = asyncio.create_task(index.refresh(reloading))
+        await reading.wait()
+        waiting = [asyncio.create_task(index.refresh(saw_first))]
+        await asyncio.sleep(0.05)
+        await force_partner_state(app, second, capacity=2)
+        waiting.append(asyncio.create_task(index.refresh(saw_both)))
+        await asyncio.sleep(0.05)
+        release.set()
+        await asyncio.gather(reload, *waiting)
+    shortlisted = index.shortlist(_query(region), utcnow(), Weights(), None, utcnow().date())
+    capacities = {str(c.partner_id): c.capacity for c in shortlisted.candidates}
+    assert (capacities[first], capacities[second]) == (1, 2)
+    # Once each, and again only by the match that had seen a change the reload had not.
+    assert asked == 4
 
 
 async def test_a_worker_loads_its_index_as_it_starts(settings: Settings) -> None:
