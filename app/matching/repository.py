@@ -141,6 +141,7 @@ class _Interned:
 
 _Columns = TypeVarTuple("_Columns")
 _Statement = Select[*tuple[Any, ...]]
+_Rows = AsyncIterator[Row[*tuple[Any, ...]]]
 
 
 @dataclass(frozen=True)
@@ -298,9 +299,7 @@ def accepted_tier(finding: int, computed: int | None, final: int | None, domain:
     return Tier(max(finding, domain))
 
 
-async def _supports(
-    rows: AsyncIterator[Row[*tuple[Any, ...]]], interned: _Interned
-) -> dict[uuid.UUID, list[Support]]:
+async def _supports(rows: _Rows, interned: _Interned) -> dict[uuid.UUID, list[Support]]:
     """One support per accepted record and need domain, at its strongest accepted tier.
 
     A record's findings share one study, so its in-context tier in a domain is the in-context
@@ -360,9 +359,7 @@ def _study(
     )
 
 
-async def _active_engagements(
-    rows: AsyncIterator[Row[*tuple[Any, ...]]],
-) -> dict[uuid.UUID, list[date | None]]:
+async def _active_engagements(rows: _Rows) -> dict[uuid.UUID, list[date | None]]:
     """The end dates of each partner's active engagements, None for one without."""
     found: defaultdict[uuid.UUID, list[date | None]] = defaultdict(list)
     async for partner_id, end_date in rows:
@@ -370,9 +367,7 @@ async def _active_engagements(
     return found
 
 
-async def _due_diligence(
-    rubrics: AsyncIterator[Row[*tuple[Any, ...]]], scores: AsyncIterator[Row[*tuple[Any, ...]]]
-) -> dict[uuid.UUID, float]:
+async def _due_diligence(rubrics: _Rows, scores: _Rows) -> dict[uuid.UUID, float]:
     """The overall score of each partner's latest approving review (see reviews.scoring).
 
     The scores come in review order and each review is summarised as soon as its last score
