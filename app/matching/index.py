@@ -119,11 +119,10 @@ class MatchIndex:
                 if self._version >= max(changed.values()):
                     return
                 changed = await repository.changes_since(session, self._version)
-                if not changed:
-                    return
-            loaded = await repository.load_partners(session, changed.keys())
-            self._apply(loaded, changed.keys())
-            self._version = max(changed.values())
+            if changed:
+                loaded = await repository.load_partners(session, changed.keys())
+                self._apply(loaded, changed.keys())
+                self._version = max(changed.values())
 
     def _apply(
         self, loaded: dict[uuid.UUID, IndexedPartner], changed: Collection[uuid.UUID]
