@@ -224,9 +224,15 @@ async def move_partner(
 
 
 async def review_in_progress(
-    client: httpx.AsyncClient, actors: Actors, partner_id: str, *, open_review: bool = True
+    client: httpx.AsyncClient,
+    actors: Actors,
+    partner_id: str,
+    *,
+    open_review: bool = True,
+    scores: tuple[int, int] = (3, 3),
 ) -> str:
-    """Put the partner under review and, if asked, open a review that admin and reviewer scored.
+    """Put the partner under review and, if asked, open a review that admin and reviewer scored
+    (``scores``: each one's score on every criterion).
 
     Returns the review's id, or "" when no review was opened.
     """
@@ -238,9 +244,9 @@ async def review_in_progress(
     )
     assert response.status_code == 201, response.text
     review_id: str = response.json()["id"]
-    for actor in (actors.admin, actors.reviewer):
+    for actor, score in zip((actors.admin, actors.reviewer), scores, strict=True):
         scored = await client.put(
-            f"/v1/reviews/{review_id}/scores", json=scores_payload(), headers=actor.headers
+            f"/v1/reviews/{review_id}/scores", json=scores_payload(score), headers=actor.headers
         )
         assert scored.status_code == 200, scored.text
     return review_id

@@ -48,7 +48,7 @@ from app.matching.engine import Candidate, Support
 from app.matching.models import Match, PartnerChange, PartnerChangeCounter
 from app.partners import repository as partners
 from app.partners.lifecycle import PartnerStatus
-from app.partners.models import Facet, Partner, PartnerEvidenceTier
+from app.partners.models import Facet, Partner
 from app.reviews.models import (
     APPROVING,
     Review,
@@ -171,6 +171,7 @@ class _Load:
                 Partner.cost_min,
                 Partner.cost_max,
                 partners.FACET_PAIRS,
+                partners.TIER_PAIRS,
             ).where(*conditions),
             supports=_supports_statement(ids),
             engagements=select(Engagement.partner_id, Engagement.end_date).where(
@@ -179,29 +180,37 @@ class _Load:
             rubrics=select(Rubric.id, Rubric.criteria, Rubric.scale_min, Rubric.scale_max).where(
                 Rubric.id.in_(select(latest.c.rubric_id))
             ),
+            # A row per score sheet, its scores as pairs: a row per score was 200,000 rows at
+            # national scale, and parsing rows was most of a worker's start.
             scores=select(
-                latest.c.partner_id, latest.c.rubric_id, ScoreSheet.id, Score.criterion, Score.score
+                latest.c.partner_id,
+                latest.c.rubric_id,
+                partners.key_value_pairs(Score.criterion, Score.score),
             )
             .join(
                 ScoreSheet,
                 and_(ScoreSheet.review_id == latest.c.id, ScoreSheet.conflict_declared.is_(False)),
             )
             .join(Score, Score.sheet_id == ScoreSheet.id)
+            .group_by(latest.c.id, latest.c.partner_id, latest.c.rubric_id, ScoreSheet.id)
             .order_by(latest.c.id, ScoreSheet.id),
         )
 
 
 def _supports_statement(ids: Select[uuid.UUID]) -> _Statement:
-    """Each accepted, tiered finding of the partners, with its record's tiers and study."""
+    """Each accepted record of the partners with tiered findings: its tiers, its findings'
+    ``need_domain:tier`` pairs and its study.
+
+    A row per record, not per finding: each finding's row repeated its study, and parsing rows
+    was most of a worker's start.
+    """
     return (
         select(
             Evidence.partner_id,
             Evidence.id,
-            EvidenceFinding.need_domain,
-            EvidenceFinding.tier,
             Evidence.computed_tier,
             Evidence.final_tier,
-            PartnerEvidenceTier.tier,
+            partners.key_value_pairs(EvidenceFinding.need_domain, EvidenceFinding.tier),
             Evidence.design,
             Evidence.standards_rating,
             Evidence.controls_for_selection_bias,
@@ -215,13 +224,6 @@ def _supports_statement(ids: Select[uuid.UUID]) -> _Statement:
             Evidence.ongoing_evaluation,
         )
         .join(EvidenceFinding, EvidenceFinding.evidence_id == Evidence.id)
-        .join(
-            PartnerEvidenceTier,
-            and_(
-                PartnerEvidenceTier.partner_id == Evidence.partner_id,
-                PartnerEvidenceTier.need_domain == EvidenceFinding.need_domain,
-            ),
-        )
         .where(
             Evidence.partner_id.in_(ids),
             Evidence.status == EvidenceStatus.ACCEPTED,
@@ -229,6 +231,8 @@ def _supports_statement(ids: Select[uuid.UUID]) -> _Statement:
             # A subgroup's result speaks for part of a sample, not for the practice.
             EvidenceFinding.subgroup.is_(False),
         )
+        # The record's other columns depend on its id.
+        .group_by(Evidence.id)
     )
 
 
@@ -299,32 +303,35 @@ def accepted_tier(finding: int, computed: int | None, final: int | None, domain:
     return Tier(max(finding, domain))
 
 
-async def _supports(rows: _Rows, interned: _Interned) -> dict[uuid.UUID, list[Support]]:
-    """One support per accepted record and need domain, at its strongest accepted tier.
+async def _supports(
+    rows: _Rows, domain_tiers: dict[uuid.UUID, dict[str, int]], interned: _Interned
+) -> dict[uuid.UUID, list[Support]]:
+    """One support per accepted record and need domain, at its strongest accepted tier, where
+    the partner holds a tier in that domain (``domain_tiers``, its rolled-up tiers).
 
     A record's findings share one study, so its in-context tier in a domain is the in-context
     tier of its strongest finding there (`tier_here` never ranks a weaker tier above a stronger
     one), and its overlap is the study's: the engine's answers are those of every finding.
     """
-    studies: dict[uuid.UUID, Study] = {}
-    strongest: dict[tuple[uuid.UUID, uuid.UUID, str], Tier] = {}
-    async for partner_id, evidence_id, domain, tier, computed, final, domain_tier, *study in rows:
-        assert tier is not None, "the query keeps tiered findings only"
-        if evidence_id not in studies:
-            studies[evidence_id] = _study(interned, *study)
-        key = (partner_id, evidence_id, domain)
-        accepted = accepted_tier(tier, computed, final, domain_tier)
-        strongest[key] = min(accepted, strongest.get(key, accepted))
     found: dict[uuid.UUID, list[Support]] = defaultdict(list)
-    for (partner_id, evidence_id, domain), tier in strongest.items():
-        found[partner_id].append(
-            Support(
-                need_domain=domain,
-                evidence_id=str(evidence_id),
-                tier=tier,
-                study=studies[evidence_id],
+    async for partner_id, evidence_id, computed, final, finding_pairs, *study in rows:
+        tiers = domain_tiers.get(partner_id, {})
+        strongest: dict[str, Tier] = {}
+        for domain, tier in partners.numbered(finding_pairs):
+            if (domain_tier := tiers.get(domain)) is not None:
+                accepted = accepted_tier(tier, computed, final, domain_tier)
+                strongest[domain] = min(accepted, strongest.get(domain, accepted))
+        if strongest:
+            record_study = _study(interned, *study)
+            found[partner_id].extend(
+                Support(
+                    need_domain=domain,
+                    evidence_id=str(evidence_id),
+                    tier=tier,
+                    study=record_study,
+                )
+                for domain, tier in strongest.items()
             )
-        )
     return found
 
 
@@ -370,8 +377,9 @@ async def _active_engagements(rows: _Rows) -> dict[uuid.UUID, list[date | None]]
 async def _due_diligence(rubrics: _Rows, scores: _Rows) -> dict[uuid.UUID, float]:
     """The overall score of each partner's latest approving review (see reviews.scoring).
 
-    The scores come in review order and each review is summarised as soon as its last score
-    has passed: at national scale they are 200,000 rows. Rubrics are read once, not per review.
+    The score sheets come in review order and each review is summarised as soon as its last
+    sheet has passed: at national scale 18,000 sheets hold 200,000 scores. Rubrics are read
+    once, not per review.
     """
     criteria_and_scales = {
         rubric_id: (
@@ -391,15 +399,15 @@ async def _due_diligence(rubrics: _Rows, scores: _Rows) -> dict[uuid.UUID, float
             found[partner_id] = overall
 
     current: tuple[uuid.UUID, uuid.UUID] | None = None
-    sheets: dict[uuid.UUID, dict[str, int]] = {}
-    async for partner_id, rubric_id, sheet_id, criterion, score in scores:
+    sheets: list[dict[str, int]] = []
+    async for partner_id, rubric_id, score_pairs in scores:
         if current is not None and current[0] != partner_id:
-            summarise_review(*current, list(sheets.values()))
-            sheets = {}
+            summarise_review(*current, sheets)
+            sheets = []
         current = (partner_id, rubric_id)
-        sheets.setdefault(sheet_id, {})[criterion] = score
+        sheets.append(dict(partners.numbered(score_pairs)))
     if current is not None:
-        summarise_review(*current, list(sheets.values()))
+        summarise_review(*current, sheets)
     return found
 
 
@@ -431,7 +439,9 @@ async def _load(
     rows = [row async for row in _rows(session, load.partners, named)]
     if not rows:
         return {}
-    supports = await _supports(_rows(session, load.supports, named), interned)
+    # NULL for none on PostgreSQL.
+    domain_tiers = {row.id: dict(partners.numbered(row.tier_pairs or ())) for row in rows}
+    supports = await _supports(_rows(session, load.supports, named), domain_tiers, interned)
     engagements = await _active_engagements(_rows(session, load.engagements, named))
     due_diligence = await _due_diligence(
         _rows(session, load.rubrics, named), _rows(session, load.scores, named)
@@ -447,6 +457,7 @@ async def _load(
         cost_min,
         cost_max,
         pairs,
+        _tier_pairs,
     ) in rows:
         values = partners.facet_values(pairs or ())  # NULL for none on PostgreSQL
         ends = engagements.get(partner_id, [])

@@ -2,7 +2,7 @@
 
 import functools
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -121,10 +121,11 @@ def _key_value_pairs_sqlite(element: key_value_pairs, compiler: SQLCompiler, **k
 # load without a row per facet. Text arrays, because psycopg parses them in C: JSON pairs cost
 # four times as much.
 FACET_PAIRS = type_coerce(Partner.facet_pairs, _Strings())
+TIER_PAIRS = type_coerce(Partner.tier_pairs, _Strings())
 _RECORD_COLUMNS = (
     *(getattr(Partner, name) for name in PartnerRecord._fields[:-2]),
     FACET_PAIRS,
-    type_coerce(Partner.tier_pairs, _Strings()),
+    TIER_PAIRS,
 )
 
 
@@ -138,14 +139,20 @@ def facet_values(facet_pairs: Iterable[str]) -> dict[str, list[str]]:
     return facets
 
 
+def numbered(pairs: Iterable[str]) -> Iterator[tuple[str, int]]:
+    """``key:number`` pairs split: `TIER_PAIRS`, or `key_value_pairs` of a number."""
+    for pair in pairs:
+        # A number holds no colon.
+        key, _, number = pair.rpartition(":")
+        yield key, int(number)
+
+
 def _record(row: Sequence[Any]) -> PartnerRecord:
     *columns, facet_pairs, tier_pairs = row
     # Sorted in Python, as ever, whatever the database's collation; a facet's pairs share their
     # prefix, so sorting the pairs sorts each facet's values. NULL for none on PostgreSQL.
     facets = facet_values(sorted(facet_pairs or ()))
-    # A tier holds no colon.
-    tiers = sorted(pair.rpartition(":") for pair in tier_pairs or ())
-    evidence_tiers = {domain: int(tier) for domain, _, tier in tiers}
+    evidence_tiers = dict(sorted(numbered(tier_pairs or ())))
     return PartnerRecord(*[*columns, facets, evidence_tiers])
 
 

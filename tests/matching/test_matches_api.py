@@ -504,12 +504,48 @@ async def test_evidence_counts_in_the_districts_context(
     assert _reasons(demanding, elsewhere) == ["evidence_below_minimum"]
 
 
+async def test_evidence_an_unfavorable_result_cancels_covers_no_need(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    """A record keeps its finding's tier, but the partner's tier in that domain is gone."""
+    district_id, region, user = await _district(app, client, actors.admin)
+    without_rationale = {"has_logic_model": False, "research_basis": False}
+    harm = {
+        "need_domain": "staffing",
+        "outcome": "Teacher retention",
+        "direction": "unfavorable",
+        "significant": True,
+        "effect_size": -0.2,
+        "p_value": 0.01,
+    }
+    partner_id = await _partner(
+        app,
+        client,
+        actors,
+        region,
+        studies=(without_rationale, without_rationale | {"findings": [harm]}),
+    )
+    partner = await client.get(f"/v1/partners/{partner_id}", headers=actors.admin.headers)
+    assert "staffing" not in partner.json()["evidence_tiers"]
+    profile = await create_needs(
+        client,
+        user,
+        district_id,
+        needs=[{"need_domain": "staffing", "priority": 5}],
+        funding_source="other",
+        min_evidence_tier=4,
+    )
+
+    match = await _match(client, user, needs_id=profile["id"])
+    assert _reasons(match, partner_id) == ["evidence_below_minimum"]
+
+
 async def test_due_diligence_comes_from_the_approving_review(
     app: FastAPI, client: httpx.AsyncClient, actors: Actors
 ) -> None:
     district_id, region, user = await _district(app, client, actors.admin)
     partner_id = await _partner(app, client, actors, region, designated=False)
-    review_id = await review_in_progress(client, actors, partner_id)
+    review_id = await review_in_progress(client, actors, partner_id, scores=(3, 4))
     decided = await client.post(
         f"/v1/reviews/{review_id}/decision",
         json={"decision": "approve", "rationale": "Per the rubric."},
@@ -520,8 +556,8 @@ async def test_due_diligence_comes_from_the_approving_review(
 
     ranked = _result(await _match(client, user, needs_id=profile["id"]), partner_id)
     assert ranked is not None
-    # Every criterion scored 3 on the default 1-4 scale.
-    assert ranked["components"]["due_diligence"] == round(2 / 3, 6)
+    # Every criterion scored 3 by one reviewer and 4 by the other on the default 1-4 scale.
+    assert ranked["components"]["due_diligence"] == round((3.5 - 1) / 3, 6)
 
 
 @pytest.mark.skipif(backend() != "postgresql", reason="SQLite compresses nothing")
