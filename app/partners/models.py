@@ -10,6 +10,8 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    func,
+    literal_column,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -44,6 +46,18 @@ class Partner(IdMixin, TimestampMixin, VersionedMixin, Base):
             "facet_pairs",
             postgresql_using="gin",
             postgresql_with={"fastupdate": "off"},
+        ),
+        # Text search (`?q=`): each column's trigrams, lowered as the search lowers it.
+        # PostgreSQL only, where pg_trgm can be installed (migration 0009); SQLite cannot
+        # reflect an index on an expression, so comparing the models with it skips these.
+        *(
+            Index(
+                f"ix_partners_{column}_trigrams",
+                func.lower(literal_column(column)).label(column),
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+            )
+            for column in ("name", "description")
         ),
     )
 

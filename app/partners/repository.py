@@ -1,6 +1,7 @@
 """Every partner query, scoped to what the caller may see."""
 
 import functools
+import re
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -104,16 +105,26 @@ class key_value_pairs(FunctionElement[list[str]]):  # noqa: N801 (SQL functions 
     inherit_cache = True
 
 
-@compiles(key_value_pairs, "postgresql")
-def _key_value_pairs_postgresql(element: key_value_pairs, compiler: SQLCompiler, **kw: Any) -> str:
-    key, value = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"array_agg({key} || ':' || {value})"
+def _compiled_as(function: type[FunctionElement[Any]], **templates: str) -> None:
+    """Compile ``function(a, b)`` on each dialect named by its template of ``{0}`` and ``{1}``."""
+    for dialect, template in templates.items():
+
+        def compile_on(
+            element: FunctionElement[Any],
+            compiler: SQLCompiler,
+            template: str = template,
+            **kw: Any,
+        ) -> str:
+            return template.format(*(compiler.process(clause, **kw) for clause in element.clauses))
+
+        compiles(function, dialect)(compile_on)
 
 
-@compiles(key_value_pairs, "sqlite")
-def _key_value_pairs_sqlite(element: key_value_pairs, compiler: SQLCompiler, **kw: Any) -> str:
-    key, value = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"json_group_array({key} || ':' || {value})"
+_compiled_as(
+    key_value_pairs,
+    postgresql="array_agg({0} || ':' || {1})",
+    sqlite="json_group_array({0} || ':' || {1})",
+)
 
 
 # Each partner's facets and tiers come in its own row, as the arrays its row keeps: a page of 50
@@ -258,6 +269,31 @@ def _contains(column: InstrumentedAttribute[str]) -> ColumnElement[bool]:
     return func.lower(column).like(bindparam("q"), escape="\\")
 
 
+class holds_text(FunctionElement[bool]):  # noqa: N801 (SQL functions are lower case)
+    """``holds_text(text, part)``: ``part`` occurs in ``text``, as a plain substring.
+
+    For a search text with no trigram to look up (`_TRIGRAM`): on PostgreSQL a `LIKE` would go
+    through the trigram index (migration 0009), whose every entry matches such a pattern, at
+    twice the cost of reading the table; `strpos` reads the table.
+    """
+
+    type = Boolean()
+    inherit_cache = True
+
+
+_compiled_as(holds_text, postgresql="strpos({0}, {1}) > 0", sqlite="instr({0}, {1}) > 0")
+
+
+# Three letters or digits in a row: pg_trgm takes its trigrams from such runs of a pattern.
+_TRIGRAM = re.compile(r"[^\W_]{3}")
+# The shape of a search whose text has no trigram: ``q`` is then the text itself.
+_Q_WITHOUT_TRIGRAM = "q_without_trigram"
+
+
+def _holds(column: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+    return holds_text(func.lower(column), bindparam("q"))
+
+
 # ``Partner.designated_on`` in SQL: change both together.
 _DESIGNATION_ACTIVE = and_(
     _status_among(DESIGNATED_STATUSES),
@@ -267,8 +303,12 @@ _DESIGNATION_ACTIVE = and_(
 
 
 def _given(filters: PartnerFilters) -> frozenset[str]:
+    """The filters given, by name; a search text with no trigram as `_Q_WITHOUT_TRIGRAM`."""
     values = {name: getattr(filters, name) for name in _PARAMETER_FILTERS}
-    return frozenset(name for name, value in values.items() if value not in (None, ""))
+    given = frozenset(name for name, value in values.items() if value not in (None, ""))
+    if "q" in given and not _TRIGRAM.search(values["q"]):
+        return given - {"q"} | {_Q_WITHOUT_TRIGRAM}
+    return given
 
 
 def _filtered(
@@ -290,15 +330,20 @@ def _filtered(
         conditions.append(_status_is(status))
     if "q" in given:
         conditions.append(or_(_contains(Partner.name), _contains(Partner.description)))
+    if _Q_WITHOUT_TRIGRAM in given:
+        conditions.append(or_(_holds(Partner.name), _holds(Partner.description)))
     return select(*_RECORD_COLUMNS).where(*conditions)
 
 
 def filter_values(filters: PartnerFilters, moment: datetime) -> dict[str, Any]:
     """The parameters of a ``list_page`` or ``directory_page`` statement for ``filters``."""
-    values: dict[str, Any] = {name: getattr(filters, name) for name in _given(filters)}
+    given = _given(filters)
+    values: dict[str, Any] = {name: getattr(filters, name) for name in given - {_Q_WITHOUT_TRIGRAM}}
     if "q" in values:
         text = values["q"].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         values["q"] = f"%{text}%"
+    if _Q_WITHOUT_TRIGRAM in given:
+        values["q"] = str(filters.q).lower()
     return values | {"moment": moment}
 
 

@@ -62,6 +62,17 @@ def test_values_are_parameters_not_sql() -> None:
     assert "100" not in sql
 
 
+def test_a_search_text_with_no_trigram_is_a_substring_of_its_own_shape() -> None:
+    trigram = PartnerFilters(region="tx-1", q="tutor")
+    short = PartnerFilters(region="tx-1", q="A%")
+    statement = repository.list_page(DISTRICT, short, after_cursor=False)
+    assert statement is not repository.list_page(DISTRICT, trigram, after_cursor=False)
+    assert repository.filter_values(short, moment=None)["q"] == "a%"  # type: ignore[arg-type]
+    sql = str(statement.compile(dialect=SQLITE))
+    assert "instr(lower(partners.name), ?) > 0" in sql
+    assert " LIKE " not in sql
+
+
 def test_a_partner_callers_scope_is_its_own() -> None:
     filters = PartnerFilters(region="tx-1")
     statement = repository.list_page(PARTNER, filters, after_cursor=False)

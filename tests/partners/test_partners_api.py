@@ -143,7 +143,7 @@ async def test_every_filter_narrows_the_list(
         need_domains=["mathematics"],
         grade_bands=["middle"],
         locales=["town"],
-        description=f"Tutoring with {word} inside",
+        description=f"Tutoring with {word} inside, 9% of it online.",
         **base,
     )
     approved = await create_partner(client, admin, need_domains=["mathematics"], **base)
@@ -179,6 +179,11 @@ async def test_every_filter_narrows_the_list(
     assert await ids(locale="town") == {maths["id"]}
     assert await ids(q=word.upper()) == {maths["id"]}
     assert await ids(q="100%") == set()
+    # Texts with no three letters or digits in a row (no trigram to look up) match as they
+    # are too, wildcard characters included.
+    assert await ids(q="9%") == {maths["id"]}
+    assert await ids(q="9_") == set()
+    assert await ids(q="% O") == {maths["id"]}
     assert await ids(status="draft") == {literacy["id"], maths["id"]}
     assert await ids(status="approved") == {approved["id"]}
     assert await ids(status="expired") == {lapsed["id"]}
