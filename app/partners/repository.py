@@ -285,7 +285,9 @@ _compiled_as(holds_text, postgresql="strpos({0}, {1}) > 0", sqlite="instr({0}, {
 
 
 # Three letters or digits in a row: pg_trgm takes its trigrams from such runs of a pattern.
-_TRIGRAM = re.compile(r"[^\W_]{3}")
+# ASCII ones only, which are letters and digits in every locale: a text of others is matched
+# by reading the table, whatever the index could have found.
+_TRIGRAM = re.compile(r"[^\W_]{3}", re.ASCII)
 # The shape of a search whose text has no trigram: ``q`` is then the text itself.
 _Q_WITHOUT_TRIGRAM = "q_without_trigram"
 

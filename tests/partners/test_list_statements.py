@@ -71,6 +71,8 @@ def test_a_search_text_with_no_trigram_is_a_substring_of_its_own_shape() -> None
     sql = str(statement.compile(dialect=SQLITE))
     assert "instr(lower(partners.name), ?) > 0" in sql
     assert " LIKE " not in sql
+    accented = PartnerFilters(region="tx-1", q="éco")
+    assert repository.list_page(DISTRICT, accented, after_cursor=False) is statement
 
 
 def test_a_partner_callers_scope_is_its_own() -> None:
