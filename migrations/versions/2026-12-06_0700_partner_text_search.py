@@ -27,8 +27,8 @@ depends_on: str | Sequence[str] | None = None
 COLUMNS = ("name", "description")
 
 
-def _has_trigrams() -> bool:
-    """Whether pg_trgm is, or can now be, installed in this database."""
+def _install_trigrams() -> bool:
+    """Install pg_trgm in this database if it is not; whether it is now."""
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return False
@@ -48,7 +48,7 @@ def _has_trigrams() -> bool:
 
 
 def upgrade() -> None:
-    if _has_trigrams():
+    if _install_trigrams():
         for column in COLUMNS:
             op.execute(
                 f"CREATE INDEX ix_partners_{column}_trigrams ON partners "
