@@ -289,10 +289,6 @@ def _strength(tier: Tier | None) -> float:
     return 0.0 if tier is None else (5 - tier) / 4
 
 
-def _describe_tier(tier: Tier | None) -> str:
-    return "no accepted evidence" if tier is None else f"tier {int(tier)}"
-
-
 class _NeedFit(NamedTuple):
     """A need's tier and overlap for one candidate, from its supports' tiers in context: the
     score reads the first four fields, the explanation the rest."""
@@ -421,7 +417,10 @@ def _need_result(query: NeedsQuery, need: NeedRequest, fit: _NeedFit) -> NeedRes
 def _describe_need(need: NeedResult) -> str:
     if not need.served:
         return f"{need.need_domain}: not served"
-    return f"{need.need_domain}: {_describe_tier(need.tier)} in this district's context"
+    # Context only ever weakens a tier, never takes it away: no tier here means none at all.
+    if need.tier is None:
+        return f"{need.need_domain}: no accepted evidence"
+    return f"{need.need_domain}: tier {int(need.tier)} in this district's context"
 
 
 def _explain(
