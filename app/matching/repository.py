@@ -229,9 +229,9 @@ def _supports_statement(ids: Select[uuid.UUID]) -> _Statement:
         .where(
             Evidence.partner_id.in_(ids),
             Evidence.status == EvidenceStatus.ACCEPTED,
+            # A subgroup's finding counts as the classifier tiered it (tier 4 at best), as
+            # in the partner's rolled-up tiers.
             EvidenceFinding.tier.is_not(None),
-            # A subgroup's result speaks for part of a sample, not for the practice.
-            EvidenceFinding.subgroup.is_(False),
         )
         # The record's other columns depend on its id.
         .group_by(Evidence.id)
@@ -292,17 +292,23 @@ async def _rows(
             yield row
 
 
-def accepted_tier(finding: int, computed: int | None, final: int | None, domain: int) -> Tier:
-    """A finding's context-free tier as the registry accepted it.
+def accepted_tier(
+    finding: int, computed: int | None, final: int | None, domain: int, rationale: bool
+) -> Tier | None:
+    """A finding's context-free tier as the registry accepted it, None if it counts for nothing.
 
     As in `app.evidence.rollup`: the reviewer's final tier is the record's tier, so it sets the
-    findings at the record's computed tier and caps the others; and no finding counts stronger
-    than the partner's rolled-up tier in its domain, which is where overriding unfavorable
-    evidence in another record has already been applied.
+    findings at the record's computed tier and caps the others. The partner's rolled-up tier in
+    the domain is the strongest its records earn, so a finding that would count stronger is one
+    that overriding unfavorable evidence in another record cancels: as the classifier does, it
+    then counts at tier 4 if its study shows a rationale (``rationale``) and not at all
+    otherwise.
     """
     if final is not None:
         finding = final if finding == computed else max(finding, final)
-    return Tier(max(finding, domain))
+    if finding < domain:
+        return Tier.RATIONALE if rationale else None
+    return Tier(finding)
 
 
 async def _supports(
@@ -321,9 +327,12 @@ async def _supports(
     async for partner_id, evidence_id, computed, final, finding_pairs, *study in rows:
         tiers = dict(partners.numbered(tier_pairs.get(partner_id, ())))
         strongest: dict[str, Tier] = {}
+        rationale = all(study[-3:])  # has_logic_model, research_basis, ongoing_evaluation
         for domain, tier in partners.numbered(finding_pairs):
-            if (domain_tier := tiers.get(domain)) is not None:
-                accepted = accepted_tier(tier, computed, final, domain_tier)
+            if (domain_tier := tiers.get(domain)) is None:
+                continue
+            accepted = accepted_tier(tier, computed, final, domain_tier, rationale)
+            if accepted is not None:
                 strongest[domain] = min(accepted, strongest.get(domain, accepted))
         if strongest:
             record_study = _study(interned, *study)

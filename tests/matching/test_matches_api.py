@@ -25,6 +25,7 @@ from tests.factories import (
     create_partner,
     designate,
     engagement_payload,
+    evidence_payload,
     force_partner_state,
     make_actor,
     needs_payload,
@@ -538,6 +539,77 @@ async def test_evidence_an_unfavorable_result_cancels_covers_no_need(
 
     match = await _match(client, user, needs_id=profile["id"])
     assert _reasons(match, partner_id) == ["evidence_below_minimum"]
+
+
+async def _staffing_at_tier_4(
+    client: httpx.AsyncClient, user: Actor, district_id: str, partner_id: str
+) -> dict[str, Any]:
+    """The partner's staffing need in a match that asks for tier 4 in staffing alone."""
+    profile = await create_needs(
+        client,
+        user,
+        district_id,
+        needs=[{"need_domain": "staffing", "priority": 5}],
+        funding_source="other",
+        min_evidence_tier=4,
+    )
+    result = _result(await _match(client, user, needs_id=profile["id"]), partner_id)
+    assert result is not None
+    [staffing] = result["needs"]
+    return dict(staffing)
+
+
+async def _evidence(
+    client: httpx.AsyncClient, actor: Actor, partner_id: str
+) -> list[dict[str, Any]]:
+    response = await client.get(f"/v1/partners/{partner_id}/evidence", headers=actor.headers)
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+async def test_a_subgroup_finding_counts_as_the_partners_tiers_count_it(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    district_id, region, user = await _district(app, client, actors.admin)
+    subgroup_only = {"findings": [evidence_payload()["findings"][0] | {"subgroup": True}]}
+    partner_id = await _partner(app, client, actors, region, studies=(subgroup_only,))
+    partner = await client.get(f"/v1/partners/{partner_id}", headers=actors.admin.headers)
+    assert partner.json()["evidence_tiers"] == {"staffing": 4}
+
+    staffing = await _staffing_at_tier_4(client, user, district_id, partner_id)
+
+    assert (staffing["tier"], staffing["context_free_tier"], staffing["covered"]) == (4, 4, True)
+    [record] = await _evidence(client, actors.admin, partner_id)
+    assert staffing["evidence_ids"] == [record["id"]]
+
+
+async def test_evidence_an_unfavorable_result_cancels_is_not_named_behind_a_tier(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    """Tier 4 in staffing stands on the logic model alone: the cancelled tier-1 study without
+    a rationale of its own is not evidence behind it."""
+    district_id, region, user = await _district(app, client, actors.admin)
+    without_rationale = {"has_logic_model": False, "research_basis": False}
+    harm = evidence_payload()["findings"][0] | {"direction": "unfavorable", "effect_size": -0.2}
+    partner_id = await _partner(
+        app,
+        client,
+        actors,
+        region,
+        studies=(without_rationale, TIER_4, without_rationale | {"findings": [harm]}),
+    )
+    partner = await client.get(f"/v1/partners/{partner_id}", headers=actors.admin.headers)
+    assert partner.json()["evidence_tiers"] == {"staffing": 4}
+    [logic_model] = [
+        record["id"]
+        for record in await _evidence(client, actors.admin, partner_id)
+        if record["design"] == "logic_model"
+    ]
+
+    staffing = await _staffing_at_tier_4(client, user, district_id, partner_id)
+
+    assert (staffing["tier"], staffing["context_free_tier"]) == (4, 4)
+    assert staffing["evidence_ids"] == [logic_model]
 
 
 async def test_due_diligence_comes_from_the_approving_review(
