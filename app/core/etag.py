@@ -23,8 +23,9 @@ def etag(version: int) -> str:
 def check_if_match(if_match: str | None, version: int) -> None:
     if if_match is None:
         raise PreconditionRequired("Send If-Match with the ETag from your last read.")
-    tags = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
-    # "*" is not honoured: it would let a client overwrite a version it never read.
+    # Compared strongly, as RFC 9110 asks of If-Match: a weak tag (`W/"3"`) never matches.
+    # "*" is not honoured either: it would let a client overwrite a version it never read.
+    tags = {tag.strip() for tag in if_match.split(",")}
     if etag(version) not in tags:
         raise PreconditionFailed(
             f"The resource is at version {version}; read it again and reapply your change."

@@ -210,7 +210,7 @@ async def test_unknown_routes_methods_and_ids(
     assert response.json()["status"] == expected
 
 
-@pytest.mark.parametrize("if_match", ['"abc"', 'W/"999"', "", "1", "*"])
+@pytest.mark.parametrize("if_match", ['"abc"', 'W/"999"', 'W/"1"', "", "1", "*"])
 async def test_if_match_values_that_do_not_match_get_412(
     client: httpx.AsyncClient, admin: Actor, if_match: str
 ) -> None:
