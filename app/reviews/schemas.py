@@ -3,7 +3,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StrictInt, StringConstraints, model_validator
 
 from app.core.schemas import Code, LongText, RequestModel, ShortText
 from app.reviews.models import APPROVING, Review, ReviewDecisionKind, Rubric, ScoreSheet
@@ -18,8 +18,8 @@ Condition = Annotated[LongText, StringConstraints(min_length=1, max_length=2000)
 
 
 class Scale(BaseModel):
-    min: int = Field(ge=0, le=MAX_SCALE)
-    max: int = Field(ge=1, le=MAX_SCALE)
+    min: StrictInt = Field(ge=0, le=MAX_SCALE)
+    max: StrictInt = Field(ge=1, le=MAX_SCALE)
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -36,7 +36,7 @@ class CriterionFields(BaseModel):
     code: Code
     name: ShortText
     description: LongText = ""
-    weight: int = Field(ge=1, le=100, description="Relative weight in the overall score.")
+    weight: StrictInt = Field(ge=1, le=100, description="Relative weight in the overall score.")
     required: bool = Field(default=False, description="Must be scored before an approval.")
 
 
@@ -87,7 +87,7 @@ class ConflictOfInterest(RequestModel):
 
 class ScoreIn(RequestModel):
     criterion: Code
-    score: int = Field(ge=0, le=MAX_SCALE, description="Within the rubric's scale.")
+    score: StrictInt = Field(ge=0, le=MAX_SCALE, description="Within the rubric's scale.")
     notes: LongText = ""
 
 
@@ -127,7 +127,7 @@ class SheetRead(BaseModel):
 
 class DecisionCreate(RequestModel):
     decision: ReviewDecisionKind
-    term_months: int | None = Field(
+    term_months: StrictInt | None = Field(
         default=None,
         ge=1,
         le=MAX_TERM_MONTHS,

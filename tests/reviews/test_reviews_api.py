@@ -99,6 +99,8 @@ async def test_default_rubric_exists_and_rubrics_are_versioned_by_name(
         {"scale": {"min": 3, "max": 3}},
         {"criteria": [{"code": "a", "name": "A", "weight": 1}] * 2},
         {"criteria": [{"code": "a", "name": "A", "weight": 0}]},
+        {"criteria": [{"code": "a", "name": "A", "weight": True}]},
+        {"scale": {"min": False, "max": 3}},
         {"criteria": []},
         {"criteria": [{"code": "a", "name": "A\x00", "weight": 1}]},
         {"name": "x" * 201},
@@ -184,6 +186,8 @@ async def test_score_sheets_are_validated_and_versioned(
     assert unknown.json()["errors"][0]["loc"] == ["body", "scores", 0, "criterion"]
     out_of_scale = await _score(client, actors.reviewer, review_id, scores_payload(5))
     assert out_of_scale.status_code == 422
+    boolean = await _score(client, actors.reviewer, review_id, scores_payload(True))
+    assert boolean.status_code == 422
     twice = scores_payload(3, ["aligned", "aligned"])
     assert (await _score(client, actors.reviewer, review_id, twice)).status_code == 422
     assert (
@@ -300,6 +304,8 @@ async def test_conditions_reach_the_partner_but_scores_never_do(
     assert no_conditions.status_code == 422
     stray = await _decide(client, actors.admin, review_id, "deny", conditions=conditions)
     assert stray.status_code == 422
+    boolean = await _decide(client, actors.admin, review_id, "approve", term_months=True)
+    assert boolean.status_code == 422
     decided = await _decide(
         client, actors.reviewer, review_id, "approve_with_conditions", conditions=conditions
     )
