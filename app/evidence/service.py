@@ -215,6 +215,14 @@ def _check_decision(
         )
     if tier is not None and decision is not EvidenceDecisionKind.ACCEPT:
         raise InvalidInput(["body", "tier"], "A tier is set only when accepting.")
+    if tier is not None and evidence.computed_tier is None:
+        # The final tier applies where the study earns a tier (`app.evidence.rollup`): here
+        # that is nowhere, and a tier accepted without effect would mislead everyone who reads it.
+        raise InvalidInput(
+            ["body", "tier"],
+            "This record earns no tier in any need domain, so a tier set on it would count "
+            "nowhere: accept it without a tier, or return it with what it lacks.",
+        )
     overrides = tier is not None and tier != evidence.computed_tier
     if (overrides or decision is not EvidenceDecisionKind.ACCEPT) and not rationale:
         why = (

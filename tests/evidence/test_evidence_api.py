@@ -278,6 +278,25 @@ async def test_final_tier_differs_only_with_a_rationale_and_drives_the_roll_up(
     assert partner.json()["evidence_tiers"] == {"staffing": 3}
 
 
+async def test_a_final_tier_is_refused_for_a_record_that_earns_no_tier(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    partner_id = actors.partner_record["id"]
+    finding = evidence_payload()["findings"][0] | {"significant": False, "p_value": 0.4}
+    evidence = await submit_evidence(
+        client, actors.partner, partner_id, findings=[finding], has_logic_model=False
+    )
+    assert evidence["computed_tier"] is None
+
+    tiered = await _decide(
+        client, actors.reviewer, evidence, decision="accept", tier=4, rationale="Promising."
+    )
+    assert tiered.status_code == 422
+    assert tiered.json()["errors"][0]["loc"] == ["body", "tier"]
+    accepted = await _decide(client, actors.reviewer, evidence, decision="accept")
+    assert (accepted.status_code, accepted.json()["final_tier"]) == (200, None)
+
+
 async def test_only_accepted_evidence_counts_toward_tiers_and_the_filter(
     client: httpx.AsyncClient, actors: Actors, admin: Actor
 ) -> None:
