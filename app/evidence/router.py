@@ -77,9 +77,11 @@ async def list_partner_evidence(
 
 @router.post("/evidence/classify", responses=problem_responses(401, 422))
 async def classify_evidence(
-    body: ClassifyRequest, _principal: CurrentPrincipal, limits: ThresholdsDep
+    body: ClassifyRequest, _principal: CurrentPrincipal, session: SessionDep, limits: ThresholdsDep
 ) -> ClassifyResult:
     """Classify a study without storing anything; with `context`, also for that district."""
+    # As a submission would be: a study classified here should not be refused there.
+    await service.check_need_domains(session, body.findings)
     return service.classify_request(body, limits)
 
 

@@ -123,7 +123,7 @@ def apply_classification(evidence: Evidence, classification: Classification) -> 
         finding.reasons = reasons_json(result.reasons)
 
 
-async def _check_need_domains(session: AsyncSession, findings: list[FindingIn]) -> None:
+async def check_need_domains(session: AsyncSession, findings: list[FindingIn]) -> None:
     known = await repository.known_need_domains(session, {f.need_domain for f in findings})
     for index, finding in enumerate(findings):
         if finding.need_domain not in known:
@@ -154,7 +154,7 @@ async def create(
     data: EvidenceCreate,
     limits: Thresholds,
 ) -> Evidence:
-    await _check_need_domains(session, data.findings)
+    await check_need_domains(session, data.findings)
     evidence = Evidence(
         partner_id=partner.id,
         status=EvidenceStatus.SUBMITTED,
@@ -188,7 +188,7 @@ async def update(
     before = _snapshot(evidence, actor)
     changes = data.model_dump(exclude_unset=True)
     if data.findings is not None:
-        await _check_need_domains(session, data.findings)
+        await check_need_domains(session, data.findings)
         changes.pop("findings")
         # The old rows go first: their positions are unique per record.
         evidence.findings = []

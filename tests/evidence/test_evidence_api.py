@@ -373,6 +373,10 @@ async def test_classify_stores_nothing_and_applies_the_district_context(
         f"/v1/partners/{actors.partner_record['id']}/evidence", headers=actors.admin.headers
     )
     assert listed.json()["items"] == []
+    unknown = study | {"findings": [study["findings"][0] | {"need_domain": "nope"}]}
+    refused = await client.post("/v1/evidence/classify", json=unknown, headers=actors.admin.headers)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["body", "findings", 0, "need_domain"]
 
 
 async def test_a_decision_applies_only_to_the_version_the_reviewer_read(
