@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     StringConstraints,
@@ -27,8 +28,10 @@ PRINTABLE_PATTERN = rf"^{_ALLOWED}*$"
 # accepts.
 NOT_BLANK_PATTERN = rf"^{_ALLOWED}*[^\s\x00-\x1f\x85\ufeff]{_ALLOWED}*$"
 
-# The days an `as_of` may name, 2000-01-01 to 2999-12-31: JSON Schema has no date bounds.
-AS_OF_PATTERN = r"^2[0-9]{3}-"
+# The days the registry takes (an `as_of`, an engagement's dates), 2000-01-01 to 2999-12-31;
+# JSON Schema has no date bounds, so a pattern tells clients the same.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+DAY_PATTERN = r"^2[0-9]{3}-"
 
 
 def _calendar_day(value: object) -> object:
@@ -42,7 +45,13 @@ def _calendar_day(value: object) -> object:
 
 
 CALENDAR_DAY = BeforeValidator(_calendar_day)
-Day = Annotated[date, CALENDAR_DAY]
+# The day's own check after the bounds: before them, pydantic would apply the bounds in a
+# function of its own and publish them in the schema as non-standard keywords.
+Day = Annotated[
+    date,
+    Field(ge=FIRST_DAY, le=LAST_DAY, json_schema_extra={"pattern": DAY_PATTERN}),
+    CALENDAR_DAY,
+]
 
 
 def _no_control_characters(value: str) -> str:

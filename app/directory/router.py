@@ -12,7 +12,7 @@ from app.core.base import moment_of
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, Limit, Page, read_page
-from app.core.schemas import AS_OF_PATTERN, CALENDAR_DAY
+from app.core.schemas import CALENDAR_DAY, DAY_PATTERN, FIRST_DAY, LAST_DAY
 from app.directory.export import to_csv
 from app.directory.schemas import DirectoryEntry
 from app.partners import repository
@@ -52,9 +52,9 @@ async def read_directory(
     as_of: Annotated[
         date | None,
         Query(
-            ge=date(2000, 1, 1),
-            le=date(2999, 12, 31),
-            json_schema_extra={"pattern": AS_OF_PATTERN},
+            ge=FIRST_DAY,
+            le=LAST_DAY,
+            json_schema_extra={"pattern": DAY_PATTERN},
             description="Designated through the end of this day (UTC); default: now.",
         ),
         CALENDAR_DAY,

@@ -4,7 +4,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, StrictInt, model_validator
 
-from app.core.schemas import AS_OF_PATTERN, CALENDAR_DAY, ResponseModel
+from app.core.schemas import Day, ResponseModel
 from app.needs.schemas import NeedsProfileUpdate
 
 MAX_LIMIT = 50
@@ -12,17 +12,8 @@ MAX_LIMIT = 50
 MatchLimit = Annotated[
     StrictInt, Field(ge=1, le=MAX_LIMIT, description="Results and nearest misses, each at most.")
 ]
-# The day's own check after the bounds: before them, pydantic would apply the bounds in a
-# function of its own and publish them in the schema as non-standard keywords.
 AsOf = Annotated[
-    date,
-    Field(
-        ge=date(2000, 1, 1),
-        le=date(2999, 12, 31),
-        json_schema_extra={"pattern": AS_OF_PATTERN},
-        description="Designated through the end of this day (UTC); default: now.",
-    ),
-    CALENDAR_DAY,
+    Day, Field(description="Designated through the end of this day (UTC); default: now.")
 ]
 # The fields a match needs when the profile comes inline rather than by needs_id.
 INLINE_REQUIRED = ("needs", "funding_source", "min_evidence_tier", "budget_per_school_year")

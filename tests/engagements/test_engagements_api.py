@@ -129,6 +129,8 @@ async def test_only_designated_partners_and_consistent_references_are_accepted(
         {"start_date": 1767225600},
         {"start_date": "2026-01-01T00:00:00"},
         {"start_date": "not a date"},
+        {"start_date": "1999-12-31"},
+        {"start_date": "2026-09-01", "end_date": "3000-01-01"},
         {"needs_id": "not-a-uuid"},
         {"surprise": True},
     ):
