@@ -1,5 +1,6 @@
 """Who is calling, and may they call this route at all (object scoping lives in repositories)."""
 
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
@@ -13,7 +14,7 @@ from app.auth.models import Role
 from app.auth.principal import STATE_ROLES, Principal
 from app.core.base import utcnow
 from app.core.config import Settings
-from app.core.db import SessionDep
+from app.core.db import READ_ONLY_METHODS, SQLITE_BEGIN, SessionDep
 from app.core.errors import Forbidden, Unauthorized
 from app.core.security import API_KEY_PREFIX, api_key_hash, read_access_token
 
@@ -44,22 +45,39 @@ class BearerPrincipal(HTTPBearer):
         credentials = await super().__call__(request)
         if credentials is None:
             raise Unauthorized("Send 'Authorization: Bearer <token or API key>'.")
-        principal = await _principal(session, request.app.state.settings, credentials.credentials)
+        principal = await _principal(request, session, credentials.credentials)
         if principal is None:
             raise Unauthorized("The account is unknown or deactivated.")
         return principal
 
 
-async def _principal(session: AsyncSession, settings: Settings, token: str) -> Principal | None:
+async def _mark_used(request: Request, session: AsyncSession, key_id: uuid.UUID) -> None:
+    if request.method in READ_ONLY_METHODS:
+        # A read's SQLite transaction keeps the snapshot of its first read, and a write in it
+        # fails at once (SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out) if another
+        # request has committed since: the read would fail for its bookkeeping. So the use is
+        # recorded in a transaction of its own that takes the write lock first and waits its
+        # turn; the request reads on in a new one. On PostgreSQL a read's statements commit
+        # one by one anyway.
+        await session.commit()
+        await session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
+        await repository.mark_api_key_used(session, key_id, utcnow())
+        await session.commit()
+    else:
+        await repository.mark_api_key_used(session, key_id, utcnow())
+
+
+async def _principal(request: Request, session: AsyncSession, token: str) -> Principal | None:
     """Whom the token names; None when that account is deactivated. A credential that names
     no one (unknown, revoked, expired) is refused here with its own reason."""
+    settings: Settings = request.app.state.settings
     if token.startswith(API_KEY_PREFIX):
         holder = await repository.active_api_key_holder(session, api_key_hash(settings, token))
         if holder is None:
             raise Unauthorized("The API key is unknown or revoked.")
-        now = utcnow()
-        if holder.last_used_at is None or now - holder.last_used_at > LAST_USED_PRECISION:
-            await repository.mark_api_key_used(session, holder.key_id, now)
+        last_used = holder.last_used_at
+        if last_used is None or utcnow() - last_used > LAST_USED_PRECISION:
+            await _mark_used(request, session, holder.key_id)
         if not holder.is_active:
             return None
         return Principal(

@@ -1,10 +1,12 @@
 """API keys (shown once, keyed hash, revocable) and user administration."""
 
 import uuid
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import event, select, update
+from sqlalchemy.util import await_only
 
 from app.auth.models import ApiKey
 from tests.factories import Actor, Actors, make_actor, next_nces_id, unique
@@ -40,6 +42,44 @@ async def test_a_new_key_is_shown_once_and_works_until_revoked(
     assert revoked.status_code == 204
     after = await client.get("/v1/users/me", headers=headers)
     assert after.status_code == 401
+
+
+async def test_a_read_records_its_keys_use_though_another_request_committed_meanwhile(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    """On SQLite a read's transaction cannot write once another has committed since it began:
+    every read whose key was due its minute's bookkeeping failed with 503 under writes."""
+    created = await client.post(
+        "/v1/api-keys", json={"name": "nightly sync"}, headers=actors.district.headers
+    )
+    key = created.json()
+    engine = app.state.database.read_engine.sync_engine
+    looked_up: list[str] = []
+
+    async def commit_elsewhere() -> None:
+        async with app.state.database.sessions() as other:
+            renamed = update(ApiKey).where(ApiKey.id == uuid.UUID(key["id"])).values(name="x")
+            await other.execute(renamed)
+            await other.commit()
+
+    def after_the_key_lookup(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "key_hash" in statement and not looked_up:
+            looked_up.append(statement)
+            await_only(commit_elsewhere())
+
+    event.listen(engine, "after_cursor_execute", after_the_key_lookup)
+    try:
+        response = await client.get(
+            "/v1/need-domains", headers={"Authorization": f"Bearer {key['key']}"}
+        )
+    finally:
+        event.remove(engine, "after_cursor_execute", after_the_key_lookup)
+
+    assert looked_up
+    assert response.status_code == 200, response.text
+    listed = await client.get("/v1/api-keys", headers=actors.district.headers)
+    entry = next(item for item in listed.json()["items"] if item["id"] == key["id"])
+    assert (entry["name"], entry["last_used_at"] is not None) == ("x", True)
 
 
 async def test_forged_and_unknown_keys_are_refused(
