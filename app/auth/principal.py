@@ -22,3 +22,7 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role is Role.STATE_ADMIN
+
+    def is_staff_or_partner(self, partner_id: uuid.UUID) -> bool:
+        """State staff, or a user of that partner: those to whom its status reasons belong."""
+        return self.is_state_staff or self.partner_id == partner_id

@@ -17,7 +17,7 @@ router = APIRouter(tags=["due diligence"])
 async def list_partner_designations(
     partner: VisiblePartner,
     session: SessionDep,
-    _principal: CurrentPrincipal,
+    principal: CurrentPrincipal,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[DesignationRead]:
@@ -31,6 +31,6 @@ async def list_partner_designations(
     )
     now = utcnow()
     return Page(
-        items=[designation_read(row, partner, now) for row in designations],
+        items=[designation_read(row, partner, principal, now) for row in designations],
         next_cursor=next_cursor,
     )

@@ -4,6 +4,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from app.auth.principal import Principal
 from app.designations.models import Designation
 from app.partners.lifecycle import PartnerStatus
 from app.partners.models import Partner
@@ -19,7 +20,7 @@ class DesignationState(StrEnum):
 class DesignationEvent(BaseModel):
     at: datetime
     event: str = Field(description="`suspended` or `reinstated`.")
-    reason: str
+    reason: str | None = Field(description="State staff and the partner only.")
 
 
 class DesignationRead(BaseModel):
@@ -31,7 +32,10 @@ class DesignationRead(BaseModel):
     conditions: list[str]
     state: DesignationState
     ended_at: datetime | None = Field(description="Set when the term stopped before expires_at.")
-    ended_reason: str | None
+    ended_reason: str | None = Field(
+        description="`withdrawn: <reason>`, `renewed` or `renewal denied`; others than state "
+        "staff and the partner see `withdrawn` without the reason."
+    )
     events: list[DesignationEvent]
 
 
@@ -46,8 +50,14 @@ def _state(designation: Designation, partner: Partner, moment: datetime) -> Desi
 
 
 def designation_read(
-    designation: Designation, partner: Partner, moment: datetime
+    designation: Designation, partner: Partner, principal: Principal, moment: datetime
 ) -> DesignationRead:
+    # As on the partner itself (`partner_read`): why a term was suspended or withdrawn is
+    # between the state and the partner; districts see what happened, not why.
+    own_or_staff = principal.is_staff_or_partner(partner.id)
+    ended_reason = designation.ended_reason
+    if ended_reason is not None and not own_or_staff:
+        ended_reason = ended_reason.partition(":")[0]
     return DesignationRead(
         id=designation.id,
         partner_id=designation.partner_id,
@@ -57,6 +67,9 @@ def designation_read(
         conditions=designation.conditions,
         state=_state(designation, partner, moment),
         ended_at=designation.ended_at,
-        ended_reason=designation.ended_reason,
-        events=[DesignationEvent.model_validate(event) for event in designation.events],
+        ended_reason=ended_reason,
+        events=[
+            DesignationEvent.model_validate(event if own_or_staff else event | {"reason": None})
+            for event in designation.events
+        ],
     )

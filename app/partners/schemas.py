@@ -204,7 +204,7 @@ def partner_read(
 ) -> PartnerRead:
     """The partner as this caller may see it on ``moment``."""
     record = partner if isinstance(partner, PartnerRecord) else PartnerRecord.of(partner)
-    own_or_staff = principal.is_state_staff or principal.partner_id == record.id
+    own_or_staff = principal.is_staff_or_partner(record.id)
     facets = record.facets
     designation = (
         {"approved_at": record.approved_at, "expires_at": record.expires_at}

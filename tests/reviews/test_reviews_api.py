@@ -422,6 +422,15 @@ async def test_suspension_and_withdrawal_keep_their_reasons_in_the_history(
     assert designation["state"] == "ended"
     assert designation["ended_reason"] == "withdrawn: No gains after two years."
 
+    # Why is between the state and the partner, as the partner's own status_reason is.
+    seen_by_district = await client.get(f"{url}/designations", headers=actors.district.headers)
+    [as_district] = seen_by_district.json()["items"]
+    assert [(e["event"], e["reason"]) for e in as_district["events"]] == [
+        ("suspended", None),
+        ("reinstated", None),
+    ]
+    assert (as_district["state"], as_district["ended_reason"]) == ("ended", "withdrawn")
+
 
 async def test_each_due_diligence_write_records_one_event(
     client: httpx.AsyncClient, actors: Actors
