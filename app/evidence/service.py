@@ -4,7 +4,8 @@ Flushes; never commits.
 """
 
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Collection
+from collections import Counter
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Iterable
 from http import HTTPStatus
 from typing import Any
 
@@ -18,6 +19,7 @@ from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PayloadT
 from app.evidence import repository
 from app.evidence.classifier import (
     Classification,
+    Direction,
     DistrictContext,
     Finding,
     Study,
@@ -134,6 +136,32 @@ async def check_need_domains(session: AsyncSession, findings: list[FindingIn]) -
             )
 
 
+def _unfavorable_or_null(findings: Iterable[EvidenceFinding | FindingIn]) -> Counter[str]:
+    """Per need domain, the findings that are not significant and favorable."""
+    return Counter(
+        finding.need_domain
+        for finding in findings
+        if not (finding.significant and finding.direction is Direction.FAVORABLE)
+    )
+
+
+def _check_nothing_unfavorable_dropped(
+    current: Iterable[EvidenceFinding], replacement: list[FindingIn]
+) -> None:
+    """Keep every finding, null and unfavorable ones included (domain.md): a partner's
+    correction may fix them but not remove them, or turn them into favorable ones, which is
+    how evidence is overstated. State staff may, on the record of the audit trail."""
+    fewer = _unfavorable_or_null(current) - _unfavorable_or_null(replacement)
+    if fewer:
+        domains = ", ".join(f"{domain} ({count})" for domain, count in sorted(fewer.items()))
+        raise InvalidInput(
+            ["body", "findings"],
+            "Every finding stays, null and unfavorable ones included: this list has fewer "
+            f"that are not significant and favorable in {domains}.",
+            "findings_dropped",
+        )
+
+
 def _finding_rows(findings: list[FindingIn]) -> list[EvidenceFinding]:
     return [
         EvidenceFinding(position=position, **finding.model_dump())
@@ -189,6 +217,8 @@ async def update(
     changes = data.model_dump(exclude_unset=True)
     if data.findings is not None:
         await check_need_domains(session, data.findings)
+        if not actor.is_state_staff:
+            _check_nothing_unfavorable_dropped(evidence.findings, data.findings)
         changes.pop("findings")
         # The old rows go first: their positions are unique per record.
         evidence.findings = []

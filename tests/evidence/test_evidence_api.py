@@ -253,6 +253,36 @@ async def test_replacing_findings_reclassifies(client: httpx.AsyncClient, actors
     assert body["version"] == 2
 
 
+async def test_a_partner_cannot_drop_or_flip_its_unfavorable_findings(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    favorable = evidence_payload()["findings"][0]
+    harm = favorable | {"outcome": "Vacancies", "direction": "unfavorable", "effect_size": -0.2}
+    evidence = await submit_evidence(
+        client, actors.partner, actors.partner_record["id"], findings=[favorable, harm]
+    )
+    assert evidence["classification"]["domains"] == [{"need_domain": "staffing", "tier": 4}]
+
+    async def replace(actor: Actor, findings: list[dict[str, Any]]) -> httpx.Response:
+        version = (await client.get(_url(evidence), headers=actor.headers)).headers["ETag"]
+        return await client.patch(
+            _url(evidence),
+            json={"findings": findings},
+            headers=actor.headers | {"If-Match": version},
+        )
+
+    for cherry_picked in ([favorable], [favorable, harm | {"direction": "favorable"}]):
+        refused = await replace(actors.partner, cherry_picked)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["type"] == "findings_dropped"
+        assert "staffing (1)" in refused.json()["detail"]
+    corrected = await replace(actors.partner, [favorable, harm | {"outcome": "Vacancy rate"}])
+    assert corrected.status_code == 200, corrected.text
+    by_staff = await replace(actors.reviewer, [favorable])
+    assert by_staff.status_code == 200, by_staff.text
+    assert by_staff.json()["computed_tier"] == 1
+
+
 async def test_final_tier_differs_only_with_a_rationale_and_drives_the_roll_up(
     client: httpx.AsyncClient, actors: Actors
 ) -> None:
