@@ -157,7 +157,7 @@ async def apply_decision(
 ) -> PartnerStatus:
     """Move ``partner`` as a due-diligence decision does, and return where it came from.
 
-    The decision is one write with one audit event, which the review service records.
+    The review service records the audit events, the partner's among them.
     """
     now = utcnow()
     current = partner.status_on(now)

@@ -270,6 +270,16 @@ async def decide(
         reason = None if term else f"Denied by due-diligence review {review.id}."
         before = await partners.apply_decision(session, partner, target, term, reason)
         changes["status"] = [before, target]
+        # On the partner's own history too, as every other status change is: whoever follows
+        # a partner (by its id, or by `partner.status_changed`) sees its approvals and denials.
+        await record(
+            session,
+            actor,
+            "partner.status_changed",
+            "partner",
+            partner.id,
+            {"status": [before, target], "reason": reason, "review_id": review.id},
+        )
         if term is None:
             await designations.end_current(session, partner.id, now, "renewal denied")
         else:

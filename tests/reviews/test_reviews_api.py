@@ -448,6 +448,16 @@ async def test_each_due_diligence_write_records_one_event(
         "review.decided",
     ]
     assert events.json()["items"][-1]["changes"]["status"] == ["under_review", "approved"]
+    on_partner = await client.get(
+        "/v1/audit-events",
+        params={"entity_id": partner["id"], "action": "partner.status_changed"},
+        headers=actors.admin.headers,
+    )
+    assert [e["changes"] for e in on_partner.json()["items"]][-1] == {
+        "status": ["under_review", "approved"],
+        "reason": None,
+        "review_id": review_id,
+    }
 
 
 async def test_two_reviewers_deciding_at_once_make_one_decision_and_one_designation(
