@@ -20,13 +20,17 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 # The same rules as JSON Schema patterns, so that clients (and schemathesis) can see them.
-_ALLOWED = r"[^\x00-\x08\x0b\x0c\x0e-\x1f]"
+# Control characters (tab and line breaks aside) only hide things from people, and the
+# bidirectional embeddings, overrides and isolates make a name read as another one: in the
+# public directory, a partner could pass for another (the "Trojan Source" trick).
+_FORBIDDEN = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_ALLOWED = rf"[^{_FORBIDDEN}]"
 PRINTABLE_PATTERN = rf"^{_ALLOWED}*$"
 # Text that is trimmed and then must not be empty: some character other than white space.
-# U+0085 is white space to the server (it trims it) and not to a client's ECMAScript `\s`,
-# U+FEFF the other way round: naming both keeps every text the pattern admits one the server
-# accepts.
-NOT_BLANK_PATTERN = rf"^{_ALLOWED}*[^\s\x00-\x1f\x85\ufeff]{_ALLOWED}*$"
+# U+FEFF is white space to a client's ECMAScript `\s` and not to the server, which keeps it
+# but counts it as blank (`_not_blank`): naming it keeps every text the pattern admits one the
+# server accepts.
+NOT_BLANK_PATTERN = rf"^{_ALLOWED}*[^\s{_FORBIDDEN}\ufeff]{_ALLOWED}*$"
 
 # The days the registry takes (an `as_of`, an engagement's dates), 2000-01-01 to 2999-12-31;
 # JSON Schema has no date bounds, so a pattern tells clients the same.
@@ -54,16 +58,20 @@ Day = Annotated[
 ]
 
 
+FORBIDDEN_CHARACTER = re.compile(f"[{_FORBIDDEN}]")
+
+
 def _no_control_characters(value: str) -> str:
-    # PostgreSQL refuses NUL in text and other control characters only hide things from people.
-    if any(ord(char) < 32 and char not in "\t\n\r" for char in value):
-        raise ValueError("must not contain control characters")
+    # PostgreSQL refuses NUL in text; for the others, see _FORBIDDEN.
+    if FORBIDDEN_CHARACTER.search(value):
+        raise ValueError("must not contain control or bidirectional formatting characters")
     return value
 
 
 @dataclass(frozen=True)
 class _NoControlCharacters:
-    """Refuse control characters other than tab and line breaks, and document it as a pattern."""
+    """Refuse control characters other than tab and line breaks, and bidirectional formatting
+    characters, and document it as a pattern."""
 
     pattern: str = PRINTABLE_PATTERN
 

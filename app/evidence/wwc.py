@@ -38,6 +38,7 @@ from os import PathLike
 from pathlib import Path
 from typing import TextIO
 
+from app.core.schemas import FORBIDDEN_CHARACTER
 from app.evidence.classifier import (
     DEFAULT_THRESHOLDS,
     MEETS_STANDARDS,
@@ -72,7 +73,6 @@ _TITLE = re.compile(r"\(\d{4}[a-z]?\)\.\s+(?P<title>.+?[.?!])(?:\s|$)")
 # WWC ids are numbers; anything longer than this cannot be one and would not fit our columns.
 _ID = re.compile(r"[0-9A-Za-z_.-]{1,32}")
 _LINK = re.compile(r"https?://[^\s]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # The same bounds as a study submitted through the API (app/evidence/schemas.py).
 MAX_SAMPLE = 100_000_000
 MAX_EFFECT_SIZE = 100.0
@@ -162,8 +162,9 @@ def load_domain_map(path: Source) -> dict[str, str]:
 
 
 def _text(value: str) -> str:
-    """Text as the API would accept it: no control characters but tab and line breaks."""
-    return _CONTROL.sub("", value).strip()
+    """Text as the API would accept it: no control or bidirectional formatting characters
+    but tab and line breaks."""
+    return FORBIDDEN_CHARACTER.sub("", value).strip()
 
 
 def _check_ids(row: Mapping[str, str]) -> None:

@@ -28,6 +28,8 @@ def _bodies() -> list[tuple[str, Any, int]]:
         ("min above max", good | {"cost_per_school_year": {"min": 10, "max": 5}}, 422),
         ("NUL byte", good | {"name": "Bad\x00Name"}, 422),
         ("control character", good | {"description": "bell\x07"}, 422),
+        ("C1 control character", good | {"description": "csi\x9b"}, 422),
+        ("right-to-left override", good | {"name": "\u202elive"}, 422),
         ("empty name", good | {"name": "   "}, 422),
         ("byte order marks for a name", good | {"name": "\ufeff \ufeff"}, 422),
         ("overlong name", good | {"name": "n" * 201}, 422),

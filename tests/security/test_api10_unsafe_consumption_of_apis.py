@@ -171,7 +171,7 @@ async def test_hostile_values_are_cleaned_to_what_the_api_would_accept(
 ) -> None:
     rows = [
         _row(
-            s_Intervention_Name="Bell\x07 and\x00 escape \x1b[31mred\x1b[0m",
+            s_Intervention_Name="Bell\x07 and\x00 escape \x1b[31mred\x1b[0m\u202e\x9b",
             f_Outcome_Measure="Reading\x00 score\x0b",
             s_Study_Page_URL="javascript:alert(document.cookie)",
             f_Outcome_Sample_Size="1e20",
