@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response, status
 
 from app.auth import repository, service
 from app.auth.dependencies import CurrentPrincipal, SettingsDep, StateAdmin
@@ -14,9 +14,11 @@ from app.auth.schemas import (
     TokenRead,
     UserCreate,
     UserRead,
+    UserUpdate,
 )
 from app.core.db import SessionDep
 from app.core.errors import NotFound, Unauthorized, problem_responses, render
+from app.core.etag import IfMatch, check_if_match, etag
 from app.core.pagination import Cursor, Limit, Page, paginate
 from app.idempotency.service import IdempotencyDep
 
@@ -80,15 +82,52 @@ async def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
     return UserRead.model_validate(user)
 
 
+async def _admins_user(user_id: uuid.UUID, session: SessionDep, _admin: StateAdmin) -> User:
+    user = await repository.get_user(session, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+AdminsUser = Annotated[User, Depends(_admins_user)]
+
+
+@router.patch("/users/me", include_in_schema=False)
+async def update_me() -> None:
+    """405, not a 422 for the id "me" from `PATCH /users/{user_id}`: accounts are changed by
+    an administrator."""
+    raise HTTPException(status.HTTP_405_METHOD_NOT_ALLOWED)
+
+
 @router.get(
     "/users/{user_id}",
     tags=["users"],
     responses=problem_responses(401, 403, 404),
 )
-async def read_user(user_id: uuid.UUID, session: SessionDep, _admin: StateAdmin) -> UserRead:
-    user = await repository.get_user(session, user_id)
-    if user is None:
-        raise NotFound("No such user.")
+async def read_user(user: AdminsUser, response: Response) -> UserRead:
+    response.headers["ETag"] = etag(user.version)
+    return UserRead.model_validate(user)
+
+
+@router.patch(
+    "/users/{user_id}",
+    tags=["users"],
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+)
+async def update_user(
+    body: UserUpdate,
+    user: AdminsUser,
+    admin: StateAdmin,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> UserRead:
+    """Deactivate (`is_active: false`) or reactivate a user, or set a new password; send
+    `If-Match` with the ETag you read. A deactivated user's tokens and API keys are refused
+    from the next request on."""
+    check_if_match(if_match, user.version)
+    await service.update_user(session, admin, user, body)
+    response.headers["ETag"] = etag(user.version)
     return UserRead.model_validate(user)
 
 

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, EmailStr, Field, StrictBool, StringConstraints
 
 from app.auth.models import Role
 from app.core.schemas import (
@@ -24,6 +24,14 @@ class UserCreate(RequestModel):
     role: Role
     district_id: uuid.UUID | None = None
     partner_id: uuid.UUID | None = None
+
+
+class UserUpdate(Omittable):
+    is_active: StrictBool | None = Field(
+        default=None,
+        description="false refuses the user's tokens and API keys from the next request on.",
+    )
+    password: Password | None = Field(default=None, description="A new password.")
 
 
 class SignInForm(Omittable):

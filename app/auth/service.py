@@ -12,7 +12,7 @@ from app.audit.service import record
 from app.auth import repository
 from app.auth.models import ApiKey, Role, SignInFailure, User
 from app.auth.principal import Principal
-from app.auth.schemas import ApiKeyCreate, UserCreate
+from app.auth.schemas import ApiKeyCreate, UserCreate, UserUpdate
 from app.core.base import utcnow
 from app.core.config import Settings
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
@@ -73,6 +73,26 @@ async def sign_in(
         {"email": email, "client": client},
     )
     return SignInResult(token=None)
+
+
+async def update_user(
+    session: AsyncSession, actor: Principal, user: User, data: UserUpdate
+) -> User:
+    """Deactivate or reactivate an account, or set its password."""
+    if data.is_active is False and user.id == actor.user_id:
+        # The last administrator could lock everyone out; another admin can do it instead.
+        raise Conflict("You cannot deactivate your own account.")
+    changes: dict[str, object] = {}
+    if data.is_active is not None and data.is_active != user.is_active:
+        changes["is_active"] = [user.is_active, data.is_active]
+        user.is_active = data.is_active
+    if data.password is not None:
+        user.password_hash = await run_in_threadpool(hash_password, data.password)
+        changes["password_changed"] = True
+    user.updated_at = utcnow()
+    await session.flush()
+    await record(session, actor, "user.updated", "user", user.id, changes)
+    return user
 
 
 async def create_user(session: AsyncSession, actor: Principal, data: UserCreate) -> User:

@@ -9,7 +9,14 @@ from sqlalchemy import event, select, update
 from sqlalchemy.util import await_only
 
 from app.auth.models import ApiKey
-from tests.factories import Actor, Actors, make_actor, next_nces_id, unique
+from tests.factories import (
+    Actors,
+    client_at,
+    fresh_address,
+    make_actor,
+    next_nces_id,
+    unique,
+)
 
 
 async def test_a_new_key_is_shown_once_and_works_until_revoked(
@@ -191,17 +198,68 @@ async def test_a_district_user_sees_only_its_own_district(
     assert [item["id"] for item in listed.json()["items"]] == [actors.district_record["id"]]
 
 
-async def test_a_deactivated_account_is_refused_at_once(
-    app: FastAPI, client: httpx.AsyncClient
+async def test_an_admin_deactivates_reactivates_and_resets_a_user(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
 ) -> None:
-    from app.auth.models import User
+    old_password, new_password = "correct horse battery staple", "another long passphrase"
+    actor = await make_actor(app, "state_reviewer", password=old_password)
+    url = f"/v1/users/{actor.user_id}"
+    read = await client.get(url, headers=actors.admin.headers)
+    email, etag = read.json()["email"], read.headers["ETag"]
 
-    actor: Actor = await make_actor(app, "state_reviewer")
-    async with app.state.database.sessions() as session, session.begin():
-        user = await session.get(User, actor.user_id)
-        assert user is not None
-        user.is_active = False
+    async def sign_in(password: str) -> httpx.Response:
+        async with client_at(app, fresh_address()) as elsewhere:
+            form = {"username": email, "password": password}
+            return await elsewhere.post("/v1/auth/token", data=form)
+
+    token = (await sign_in(old_password)).json()["access_token"]
+    by_token = {"Authorization": f"Bearer {token}"}
+    off = {"is_active": False}
+    assert (await client.patch(url, json=off, headers=actors.admin.headers)).status_code == 428
+    by_itself = actor.headers | {"If-Match": etag}
+    assert (await client.patch(url, json=off, headers=by_itself)).status_code == 403
+
+    deactivated = await client.patch(
+        url, json=off, headers=actors.admin.headers | {"If-Match": etag}
+    )
+    assert deactivated.status_code == 200, deactivated.text
+    assert deactivated.json()["is_active"] is False
+    # Refused from the next request on: its API key, its token and its password.
     assert (await client.get("/v1/users/me", headers=actor.headers)).status_code == 401
+    assert (await client.get("/v1/users/me", headers=by_token)).status_code == 401
+    assert (await sign_in(old_password)).status_code == 401
+
+    on = await client.patch(
+        url,
+        json={"is_active": True, "password": new_password},
+        headers=actors.admin.headers | {"If-Match": deactivated.headers["ETag"]},
+    )
+    assert on.status_code == 200, on.text
+    assert (await client.get("/v1/users/me", headers=actor.headers)).status_code == 200
+    assert (await sign_in(old_password)).status_code == 401
+    assert (await sign_in(new_password)).status_code == 200
+
+    events = await client.get(
+        "/v1/audit-events", params={"entity_id": str(actor.user_id)}, headers=actors.admin.headers
+    )
+    updates = [e["changes"] for e in events.json()["items"] if e["action"] == "user.updated"]
+    assert updates == [
+        {"is_active": [True, False]},
+        {"is_active": [False, True], "password_changed": True},
+    ]
+    assert new_password not in events.text
+
+
+async def test_an_admin_cannot_deactivate_their_own_account(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    url = f"/v1/users/{actors.admin.user_id}"
+    etag = (await client.get(url, headers=actors.admin.headers)).headers["ETag"]
+    response = await client.patch(
+        url, json={"is_active": False}, headers=actors.admin.headers | {"If-Match": etag}
+    )
+    assert response.status_code == 409
+    assert (await client.get("/v1/users/me", headers=actors.admin.headers)).status_code == 200
 
 
 async def test_key_and_audit_lists_page_by_time_without_gaps(

@@ -75,6 +75,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/v1/users"): Case(only({"state_admin": 200})),
     ("GET", "/v1/users/me"): Case(everyone(200)),
     ("GET", "/v1/users/{user_id}"): Case(only({"state_admin": 200})),
+    ("PATCH", "/v1/users/{user_id}"): Case(
+        only({"state_admin": 200}), json=lambda c: {"is_active": True}, headers=IF_MATCH_1
+    ),
     ("POST", "/v1/api-keys"): Case(everyone(201), json=lambda c: {"name": "matrix"}),
     ("GET", "/v1/api-keys"): Case(everyone(200)),
     ("DELETE", "/v1/api-keys/{key_id}"): Case(

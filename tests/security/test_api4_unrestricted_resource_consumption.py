@@ -38,7 +38,15 @@ WRITES = [
     (method, path) for method, path in spec_operations() if method in {"POST", "PUT", "PATCH"}
 ]
 ANY_IDS = dict.fromkeys(
-    ("partner_id", "evidence_id", "review_id", "district_id", "needs_id", "engagement_id"),
+    (
+        "partner_id",
+        "evidence_id",
+        "review_id",
+        "district_id",
+        "needs_id",
+        "engagement_id",
+        "user_id",
+    ),
     str(uuid.uuid4()),
 )
 
