@@ -16,9 +16,10 @@ Mapping decisions:
   2 sites (a lower bound), False 1 and blank None (unknown).
 - The sample size is the finding's `f_Outcome_Sample_Size`; 0 or blank means unknown. The
   study-level size is left unknown because the export has none.
-- Significance is WWC's flag; a blank flag is not significant. The direction is the sign of
-  the improvement index, then of WWC's effect size, then of the study-reported effect size
-  (used only where WWC computed neither), then WWC's favorable/unfavorable label.
+- Significance is WWC's flag; a blank flag is not significant. The direction is WWC's
+  favorable/unfavorable label, then favorable for a finding WWC gave an ESSA tier, then the
+  sign of the improvement index, of WWC's effect size, and of the study-reported effect size
+  (used only where WWC computed neither).
 - The export has no student-group categories, so `student_groups` is empty; studies are not
   rationales, so the tier-4 criteria are false.
 
@@ -218,14 +219,21 @@ def _rating(text: str) -> StandardsRating:
 
 
 def _direction(row: Mapping[str, str]) -> Direction:
+    """WWC's own word first: its favorable or unfavorable label, then its ESSA rating (it rates
+    favorable effects only). The signs of the improvement index and the effect sizes decide
+    only where WWC says neither: a sign alone misreads an outcome of which less is better
+    (suspensions, problem behaviour), and a finding read as significant harm cancels every
+    other finding in its need domain."""
+    label = row.get("f_FavorableUnfavorableDesignation", "").strip().lower()
+    if label in {Direction.FAVORABLE, Direction.UNFAVORABLE}:
+        return Direction(label)
+    if row.get("f_ESSA_Rating", "").strip() in _TIERS:
+        return Direction.FAVORABLE
     for column in ("f_Improvement_Index", "f_Effect_Size_WWC", "f_Effect_Size_Study"):
         value = _number(row.get(column))
         if value:
             return Direction.FAVORABLE if value > 0 else Direction.UNFAVORABLE
-    label = row.get("f_FavorableUnfavorableDesignation", "").strip().lower()
-    return {"favorable": Direction.FAVORABLE, "unfavorable": Direction.UNFAVORABLE}.get(
-        label, Direction.NONE
-    )
+    return Direction.NONE
 
 
 def _site_count(text: str) -> int | None:
