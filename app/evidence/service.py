@@ -50,6 +50,7 @@ from app.evidence.schemas import (
 )
 from app.evidence.storage import DocumentStorage
 from app.partners import repository as partners
+from app.partners import service as partners_service
 from app.partners.models import Partner
 
 PDF_MAGIC = b"%PDF-"
@@ -182,6 +183,7 @@ async def create(
     data: EvidenceCreate,
     limits: Thresholds,
 ) -> Evidence:
+    partners_service.check_not_withdrawn(actor, partner)
     await check_need_domains(session, data.findings)
     evidence = Evidence(
         partner_id=partner.id,

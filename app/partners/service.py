@@ -75,9 +75,17 @@ async def create(session: AsyncSession, actor: Principal, data: PartnerCreate) -
     return partner
 
 
+def check_not_withdrawn(actor: Principal, partner: Partner) -> None:
+    """Withdrawn is final: the partner's own users change nothing more (its profile stays as
+    districts last saw it), while state staff may still correct the record."""
+    if partner.status is PartnerStatus.WITHDRAWN and not actor.is_state_staff:
+        raise Conflict("The partner is withdrawn, which is final; it takes no more changes.")
+
+
 async def update(
     session: AsyncSession, actor: Principal, partner: Partner, data: PartnerUpdate
 ) -> Partner:
+    check_not_withdrawn(actor, partner)
     changes = data.model_dump(exclude_unset=True)
     forbidden = STAFF_ONLY_FIELDS & changes.keys()
     if forbidden and not actor.is_state_staff:

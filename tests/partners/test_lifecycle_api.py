@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from app.core.base import utcnow
 from app.partners.lifecycle import TRANSITIONS, PartnerStatus, Trigger
-from tests.factories import Actors, force_partner_state
+from tests.factories import Actors, evidence_payload, force_partner_state
 
 
 async def _move(
@@ -66,6 +66,23 @@ async def test_withdrawal_needs_a_reason_and_is_final(
     again = await _move(client, actors, "state_admin", "submitted")
     assert again.status_code == 409
     assert again.json()["allowed"] == []
+
+    # Its own users change nothing more; state staff may still correct the record.
+    url = f"/v1/partners/{actors.partner_record['id']}"
+    version = withdrawn.headers["ETag"]
+    edit = {"description": "Still here"}
+    by_partner = await client.patch(
+        url, json=edit, headers=actors.partner.headers | {"If-Match": version}
+    )
+    assert by_partner.status_code == 409
+    evidence = await client.post(
+        f"{url}/evidence", json=evidence_payload(), headers=actors.partner.headers
+    )
+    assert evidence.status_code == 409
+    by_staff = await client.patch(
+        url, json={"notes": "Closed in June."}, headers=actors.admin.headers | {"If-Match": version}
+    )
+    assert by_staff.status_code == 200, by_staff.text
 
 
 async def test_suspension_and_reinstatement_keep_the_term(
