@@ -81,6 +81,7 @@ async def classify_evidence(
 ) -> ClassifyResult:
     """Classify a study without storing anything; with `context`, also for that district."""
     # As a submission would be: a study classified here should not be refused there.
+    service.check_rating_fits_design(body.design, body.standards_rating)
     await service.check_need_domains(session, body.findings)
     return service.classify_request(body, limits)
 

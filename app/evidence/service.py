@@ -18,10 +18,13 @@ from app.core.config import Settings
 from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PayloadTooLarge
 from app.evidence import repository
 from app.evidence.classifier import (
+    MEETS_STANDARDS,
     Classification,
+    Design,
     Direction,
     DistrictContext,
     Finding,
+    StandardsRating,
     Study,
     Thresholds,
     Tier,
@@ -137,6 +140,22 @@ async def check_need_domains(session: AsyncSession, findings: list[FindingIn]) -
             )
 
 
+# WWC's standards rate studies that can show cause (and single-case designs, here `other`).
+_NEVER_MEETS_STANDARDS = frozenset({Design.CORRELATIONAL, Design.LOGIC_MODEL})
+
+
+def check_rating_fits_design(design: Design, rating: StandardsRating) -> None:
+    """A correlational study or a logic model meeting WWC standards is a contradiction, and
+    would reach tier 3 by the route of studies that meet them."""
+    if design in _NEVER_MEETS_STANDARDS and rating in MEETS_STANDARDS:
+        raise InvalidInput(
+            ["body", "standards_rating"],
+            f"WWC standards rate designs that can show cause; a {design} study cannot meet "
+            "them: use not_reviewed or does_not_meet.",
+            "rating_does_not_fit_design",
+        )
+
+
 def _unfavorable_or_null(findings: Iterable[EvidenceFinding | FindingIn]) -> Counter[str]:
     """Per need domain, the findings that are not significant and favorable."""
     return Counter(
@@ -184,6 +203,7 @@ async def create(
     limits: Thresholds,
 ) -> Evidence:
     partners_service.check_not_withdrawn(actor, partner)
+    check_rating_fits_design(data.design, data.standards_rating)
     await check_need_domains(session, data.findings)
     evidence = Evidence(
         partner_id=partner.id,
@@ -228,6 +248,7 @@ async def update(
         evidence.findings = _finding_rows(data.findings)
     for field, value in changes.items():
         setattr(evidence, field, value)
+    check_rating_fits_design(evidence.design, evidence.standards_rating)
     evidence.status = EvidenceStatus.SUBMITTED
     evidence.submitted_by = actor.user_id
     evidence.submitted_at = evidence.updated_at = utcnow()

@@ -283,6 +283,27 @@ async def test_a_partner_cannot_drop_or_flip_its_unfavorable_findings(
     assert by_staff.json()["computed_tier"] == 1
 
 
+async def test_a_study_that_cannot_show_cause_cannot_meet_wwc_standards(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    partner_id = actors.partner_record["id"]
+    contradiction = evidence_payload(
+        design="correlational", standards_rating="meets_with_reservations"
+    )
+    for url in (f"/v1/partners/{partner_id}/evidence", "/v1/evidence/classify"):
+        refused = await client.post(url, json=contradiction, headers=actors.partner.headers)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["type"] == "rating_does_not_fit_design"
+    evidence = await submit_evidence(client, actors.partner, partner_id)
+    relabelled = await client.patch(
+        _url(evidence),
+        json={"design": "logic_model"},
+        headers=actors.partner.headers | {"If-Match": '"1"'},
+    )
+    assert relabelled.status_code == 422
+    assert relabelled.json()["errors"][0]["loc"] == ["body", "standards_rating"]
+
+
 async def test_final_tier_differs_only_with_a_rationale_and_drives_the_roll_up(
     client: httpx.AsyncClient, actors: Actors
 ) -> None:
