@@ -35,8 +35,9 @@ it, whatever evidence it holds in that domain:
     covered_d = t_d is not None and t_d <= R
     strength  = (5 - t) / 4: tier 1 -> 1, 2 -> 0.75, 3 -> 0.5, 4 -> 0.25; no tier -> 0
     overlap_s = (population + setting) / 2, where population is 1 when the study shares a grade
-                band or student group with the profile and setting is 1 when it shares the
-                district's locale
+                band or student group with the profile (a profile without grade bands is for
+                every grade, so shares any) and setting is 1 when it shares the district's
+                locale
 
 Components, each in [0, 1]:
 
@@ -79,7 +80,7 @@ from functools import cached_property
 from operator import attrgetter
 from typing import NamedTuple
 
-from app.core.vocabulary import DeliveryMode
+from app.core.vocabulary import DeliveryMode, GradeBand
 from app.evidence.classifier import DistrictContext, Study, Tier, context_overlap, tier_here
 from app.needs.vocabulary import FundingSource
 
@@ -130,6 +131,9 @@ class NeedRequest:
             raise ValueError(f"priority must be 1..{MAX_PRIORITY}, not {self.priority}")
 
 
+ALL_GRADE_BANDS = frozenset(band.value for band in GradeBand)
+
+
 @dataclass(frozen=True)
 class NeedsQuery:
     region: str
@@ -162,9 +166,16 @@ class NeedsQuery:
         return not self.delivery_modes or DeliveryMode.VIRTUAL in self.delivery_modes
 
     @cached_property
+    def population_grade_bands(self) -> frozenset[str]:
+        """The grade bands a study's population is compared with. A profile that names none
+        asks for no restriction, for the whole district or school: every grade band, or a
+        district-wide profile could never count a study as tier 1 in its context."""
+        return self.grade_bands or ALL_GRADE_BANDS
+
+    @cached_property
     def context(self) -> DistrictContext:
         return DistrictContext(
-            grade_bands=self.grade_bands,
+            grade_bands=self.population_grade_bands,
             student_groups=self.student_groups,
             locales=frozenset({self.locale}),
         )

@@ -51,8 +51,9 @@ def _mask(values: frozenset[str], bits: Mapping[str, int]) -> int:
 
 
 def _context(query: NeedsQuery) -> tuple[int, int]:
-    """The district's grade bands and locale as bit masks."""
-    return _mask(query.grade_bands, GRADE_BITS), LOCALE_BITS.get(query.locale, 0)
+    """What a study's population and setting are compared with (`NeedsQuery.context`), as bit
+    masks."""
+    return _mask(query.population_grade_bands, GRADE_BITS), LOCALE_BITS.get(query.locale, 0)
 
 
 def microseconds(moment: datetime) -> int:
@@ -296,7 +297,8 @@ def shortlist(
         return Shortlist([], counts)
 
     best, overlap = _evidence(arrays, query, rows, served[rows])
-    grade_mask, locale_mask = _context(query)
+    asked_grades = _mask(query.grade_bands, GRADE_BITS)
+    locale_mask = LOCALE_BITS.get(query.locale, 0)
     delivery_mask = _mask(query.delivery_modes, DELIVERY_BITS)
     priorities = np.array([need.priority for need in query.needs], np.float64)
     covered = best <= query.required_tier
@@ -318,7 +320,7 @@ def shortlist(
         sum(w * c for w, c in zip(weights.as_tuple(), components, strict=True)), 0.0, 1.0
     )
     failed = {
-        ExclusionCode.GRADE_BAND_NOT_SERVED: (grade_mask & ~arrays.grade_bits[rows]) != 0,
+        ExclusionCode.GRADE_BAND_NOT_SERVED: (asked_grades & ~arrays.grade_bits[rows]) != 0,
         ExclusionCode.EVIDENCE_BELOW_MINIMUM: ~covered.any(axis=1),
         ExclusionCode.AT_CAPACITY: engaged >= capacity,
         ExclusionCode.OVER_BUDGET: arrays.cost_min[rows] > query.budget,

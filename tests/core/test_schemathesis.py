@@ -66,6 +66,9 @@ class Refusal(NamedTuple):
 BEYOND_THE_SCHEMA: dict[Refusal, str] = {
     Refusal("*", "query.cursor", "cursor_invalid"): "a cursor is one this list issued",
     Refusal("*", "*", "need_domain_unknown"): "need domains are data (POST /v1/need-domains)",
+    Refusal("*", "body.standards_rating", "rating_does_not_fit_design"): (
+        "a study that cannot show cause (design) cannot meet WWC standards (standards_rating)"
+    ),
     Refusal("POST /v1/need-domains", "body.parent", "value_error", "No need domain"): "ditto",
     Refusal("POST /v1/api-keys", "body.user_id", "value_error", "No such active user"): "data",
     Refusal("POST /v1/users", "body.district_id", "value_error", "district"): (

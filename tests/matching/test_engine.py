@@ -161,6 +161,21 @@ def test_evidence_counts_in_the_districts_context() -> None:
     assert "literacy: no accepted evidence in" not in exclusion.message
 
 
+def test_a_profile_without_grade_bands_is_for_every_grade() -> None:
+    """No grade bands asks for no restriction: a study of any grade band shares its population,
+    as one of no grade band (nothing known) does not."""
+    of_high_schools = support("staffing", Tier.STRONG, grade_bands=frozenset({"high"}))
+    unknown = support("staffing", Tier.STRONG, grade_bands=frozenset())
+    district_wide = query(grade_bands=frozenset(), student_groups=frozenset())
+
+    tiers = [
+        evaluate(district_wide, candidate(supports=(study,)), Weights()).needs[0].tier
+        for study in (of_high_schools, unknown)
+    ]
+
+    assert tiers == [Tier.STRONG, Tier.MODERATE]
+
+
 def test_need_results_name_the_evidence_behind_the_best_tier() -> None:
     supports = (
         support("staffing", Tier.MODERATE, "ev-b"),
