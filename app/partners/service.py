@@ -1,5 +1,6 @@
 """The rules for creating and changing partner profiles. Flushes; never commits."""
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -145,27 +146,40 @@ async def change_status(
     partner.updated_at = now
     await designations.follow_status(session, partner.id, (current, target), reason, now)
     await session.flush()
+    await _record_status_change(session, actor, partner, current, reason=reason)
+    return partner
+
+
+async def _record_status_change(
+    session: AsyncSession,
+    actor: Principal,
+    partner: Partner,
+    before: PartnerStatus,
+    **details: object,
+) -> None:
     await record(
         session,
         actor,
         "partner.status_changed",
         "partner",
         partner.id,
-        {"status": [current, target], "reason": reason},
+        {"status": [before, partner.status], **details},
     )
-    return partner
 
 
 async def apply_decision(
     session: AsyncSession,
+    actor: Principal,
     partner: Partner,
     target: PartnerStatus,
     term: tuple[datetime, datetime] | None,
     reason: str | None,
+    review_id: uuid.UUID,
 ) -> PartnerStatus:
     """Move ``partner`` as a due-diligence decision does, and return where it came from.
 
-    The review service records the audit events, the partner's among them.
+    On the partner's own history too, as every other status change is: whoever follows a
+    partner (by its id, or by `partner.status_changed`) sees its approvals and denials.
     """
     now = utcnow()
     current = partner.status_on(now)
@@ -184,4 +198,7 @@ async def apply_decision(
         partner.expires_at = now
     partner.updated_at = now
     await session.flush()
+    await _record_status_change(
+        session, actor, partner, current, reason=reason, review_id=review_id
+    )
     return current

@@ -268,18 +268,10 @@ async def decide(
         if term_months is not None:
             term = (now, designations.term_end(now, term_months))
         reason = None if term else f"Denied by due-diligence review {review.id}."
-        before = await partners.apply_decision(session, partner, target, term, reason)
-        changes["status"] = [before, target]
-        # On the partner's own history too, as every other status change is: whoever follows
-        # a partner (by its id, or by `partner.status_changed`) sees its approvals and denials.
-        await record(
-            session,
-            actor,
-            "partner.status_changed",
-            "partner",
-            partner.id,
-            {"status": [before, target], "reason": reason, "review_id": review.id},
+        before = await partners.apply_decision(
+            session, actor, partner, target, term, reason, review.id
         )
+        changes["status"] = [before, target]
         if term is None:
             await designations.end_current(session, partner.id, now, "renewal denied")
         else:

@@ -528,6 +528,15 @@ async def test_evidence_an_unfavorable_result_cancels_covers_no_need(
     )
     partner = await client.get(f"/v1/partners/{partner_id}", headers=actors.admin.headers)
     assert "staffing" not in partner.json()["evidence_tiers"]
+
+    match = await _match_staffing_at_tier_4(client, user, district_id)
+    assert _reasons(match, partner_id) == ["evidence_below_minimum"]
+
+
+async def _match_staffing_at_tier_4(
+    client: httpx.AsyncClient, user: Actor, district_id: str
+) -> dict[str, Any]:
+    """A match that asks for tier 4 in staffing alone."""
     profile = await create_needs(
         client,
         user,
@@ -536,24 +545,14 @@ async def test_evidence_an_unfavorable_result_cancels_covers_no_need(
         funding_source="other",
         min_evidence_tier=4,
     )
-
-    match = await _match(client, user, needs_id=profile["id"])
-    assert _reasons(match, partner_id) == ["evidence_below_minimum"]
+    return await _match(client, user, needs_id=profile["id"])
 
 
 async def _staffing_at_tier_4(
     client: httpx.AsyncClient, user: Actor, district_id: str, partner_id: str
 ) -> dict[str, Any]:
     """The partner's staffing need in a match that asks for tier 4 in staffing alone."""
-    profile = await create_needs(
-        client,
-        user,
-        district_id,
-        needs=[{"need_domain": "staffing", "priority": 5}],
-        funding_source="other",
-        min_evidence_tier=4,
-    )
-    result = _result(await _match(client, user, needs_id=profile["id"]), partner_id)
+    result = _result(await _match_staffing_at_tier_4(client, user, district_id), partner_id)
     assert result is not None
     [staffing] = result["needs"]
     return dict(staffing)
