@@ -97,6 +97,12 @@ class PayloadTooLarge(AppError):
     title = "Payload too large"
 
 
+class UnsupportedMediaType(AppError):
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 class TooManyRequests(AppError):
     status = HTTPStatus.TOO_MANY_REQUESTS
     slug = "too-many-requests"
@@ -168,13 +174,25 @@ async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     return render(exc)
 
 
+def _malformed_body() -> JSONResponse:
+    return problem_response(
+        400, "Malformed request body", "The body is not valid JSON.", slug="malformed-body"
+    )
+
+
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if isinstance(exc.body, bytes):
+        # FastAPI parses a body as JSON only when its Content-Type says JSON; otherwise the raw
+        # bytes reach validation, and "input should be an object" would hide the real mistake.
+        return render(
+            UnsupportedMediaType(
+                "Send the body as application/json (the Content-Type header names the format)."
+            )
+        )
     issues = _public_issues(exc.errors())
     if any(issue["type"] == "json_invalid" for issue in issues):
-        return problem_response(
-            400, "Malformed request body", "The body is not valid JSON.", slug="malformed-body"
-        )
+        return _malformed_body()
     return problem_response(
         422,
         "Validation error",
@@ -204,20 +222,21 @@ def _allowed_methods(request: Request) -> str:
         and route.path_regex.match(path)
     ]
     fewest = min((path_format.count("{") for path_format, _ in matching), default=0)
-    return ", ".join(
-        sorted(
-            {
-                method
-                for path_format, methods in matching
-                if path_format.count("{") == fewest
-                for method in methods
-            }
-        )
-    )
+    allowed = {
+        method
+        for path_format, methods in matching
+        if path_format.count("{") == fewest
+        for method in methods
+    }
+    return ", ".join(sorted(allowed))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI's body parsing wraps anything but a JSON syntax error, bytes that are not
+        # UTF-8 included, in a bare 400; to the client it is the same mistake as bad JSON.
+        return _malformed_body()
     status = HTTPStatus(exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != status.phrase else None
     headers = dict(exc.headers or {})
@@ -297,8 +316,8 @@ def _describe_problems(spec: dict[str, Any]) -> None:
 
     FastAPI documents its own 422 body (`HTTPValidationError`, `application/json`) on routes
     that do not declare one; ours is a problem. A JSON body that is not JSON at all is answered
-    with 400 (`_validation_error`), and a body over the size limit with 413
-    (`app.core.middleware.BodySizeLimit`), on every route that reads one.
+    with 400 and one sent as another media type with 415 (`_validation_error`), and a body over
+    the size limit with 413 (`app.core.middleware.BodySizeLimit`), on every route that reads one.
     """
     for operation in (op for item in spec.get("paths", {}).values() for op in item.values()):
         responses = operation.setdefault("responses", {})
@@ -308,8 +327,9 @@ def _describe_problems(spec: dict[str, Any]) -> None:
         body_types = operation.get("requestBody", {}).get("content", {})
         if body_types:
             responses.setdefault("413", _problem_response_doc(413, "Payload too large"))
-        if "application/json" in body_types and "400" not in responses:
-            responses["400"] = _problem_response_doc(400, "Malformed request body")
+        if "application/json" in body_types:
+            responses.setdefault("400", _problem_response_doc(400, "Malformed request body"))
+            responses.setdefault("415", _problem_response_doc(415, "Body not sent as JSON"))
         operation["responses"] = dict(sorted(responses.items()))
     schemas = spec.get("components", {}).get("schemas", {})
     text = json.dumps(spec.get("paths", {}))

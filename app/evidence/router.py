@@ -5,7 +5,7 @@ from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import CurrentPrincipal, SettingsDep, StaffOrPartner, StateStaff
 from app.core.db import SessionDep
-from app.core.errors import problem_responses
+from app.core.errors import UnsupportedMediaType, problem_responses
 from app.core.etag import IfMatch, check_if_match, etag
 from app.core.pagination import Cursor, Limit, Page, paginate
 from app.evidence import repository, service
@@ -172,7 +172,7 @@ async def upload_evidence_document(
     The type is checked by content (`%PDF-`), whatever the client claims.
     """
     if content_type.split(";")[0].strip().lower() not in ACCEPTED_TYPES:
-        raise service.NotAPdf(f"Send the document as {PDF}.")
+        raise UnsupportedMediaType(f"Send the document as {PDF}.")
     check_if_match(if_match, evidence.version)
     await service.attach_document(
         session, principal, evidence, request.stream(), storage, settings.max_upload_bytes

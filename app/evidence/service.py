@@ -6,7 +6,6 @@ Flushes; never commits.
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Collection, Iterable
-from http import HTTPStatus
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +14,13 @@ from app.audit.service import diff, record
 from app.auth.principal import Principal
 from app.core.base import utcnow
 from app.core.config import Settings
-from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PayloadTooLarge
+from app.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from app.evidence import repository
 from app.evidence.classifier import (
     MEETS_STANDARDS,
@@ -65,12 +70,7 @@ DECIDED_STATUS = {
     EvidenceDecisionKind.REJECT: EvidenceStatus.REJECTED,
 }
 STUDY_FIELDS = frozenset(StudyFields.model_fields)
-
-
-class NotAPdf(AppError):
-    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
-    slug = "unsupported-media-type"
-    title = "Unsupported media type"
+NOT_A_PDF = "The document is not a PDF (it does not start with %PDF-)."
 
 
 class DocumentNotFound(NotFound):
@@ -365,10 +365,10 @@ async def _checked_pdf(chunks: AsyncIterable[bytes], max_bytes: int) -> AsyncIte
         if len(head) < len(PDF_MAGIC):
             head = (head + chunk)[: len(PDF_MAGIC)]
             if len(head) == len(PDF_MAGIC) and head != PDF_MAGIC:
-                raise NotAPdf("The document is not a PDF (it does not start with %PDF-).")
+                raise UnsupportedMediaType(NOT_A_PDF)
         yield chunk
     if head != PDF_MAGIC:
-        raise NotAPdf("The document is not a PDF (it does not start with %PDF-).")
+        raise UnsupportedMediaType(NOT_A_PDF)
 
 
 async def attach_document(

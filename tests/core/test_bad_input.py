@@ -68,23 +68,47 @@ async def test_bad_partner_bodies_are_refused(
 
 
 @pytest.mark.parametrize(
-    ("content", "content_type", "expected"),
+    ("content", "content_type", "expected", "slug"),
     [
-        (b"{not json", "application/json", 400),
-        (b"\xff\xfe\x00garbage", "application/json", 400),
-        (b'{"name": "x"', "application/json", 400),
-        (b"name=x", "application/x-www-form-urlencoded", 422),
-        (b"", "application/json", 422),
+        (b"{not json", "application/json", 400, "malformed-body"),
+        (b"\xff\xfe\x00garbage", "application/json", 400, "malformed-body"),
+        (b'{"name": "\xe9t\xe9"}', "application/json", 400, "malformed-body"),  # Latin-1
+        (b'{"name": "x"', "application/json", 400, "malformed-body"),
+        (b"name=x", "application/x-www-form-urlencoded", 415, "unsupported-media-type"),
+        (b'{"name": "x"}', "text/plain", 415, "unsupported-media-type"),
+        (b'{"name": "x"}', "application/jsonx", 415, "unsupported-media-type"),
+        (b'{"name": "x"}', None, 415, "unsupported-media-type"),
+        (b"", "application/json", 422, "validation-error"),
+        (b"", "text/plain", 422, "validation-error"),
     ],
 )
 async def test_unparseable_bodies_are_client_errors(
-    client: httpx.AsyncClient, admin: Actor, content: bytes, content_type: str, expected: int
+    client: httpx.AsyncClient,
+    admin: Actor,
+    content: bytes,
+    content_type: str | None,
+    expected: int,
+    slug: str,
 ) -> None:
     response = await client.post(
-        "/v1/partners", content=content, headers=admin.headers | {"Content-Type": content_type}
+        "/v1/partners",
+        content=content,
+        headers=admin.headers | ({"Content-Type": content_type} if content_type else {}),
     )
     assert response.status_code == expected, response.text
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith(f"/{slug}")
+
+
+async def test_a_json_body_of_a_json_subtype_is_read(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    response = await client.post(
+        "/v1/partners",
+        content=json.dumps(partner_payload()),
+        headers=admin.headers | {"Content-Type": "application/merge-patch+json; charset=utf-8"},
+    )
+    assert response.status_code == 201, response.text
 
 
 async def test_oversize_bodies_get_413(client: httpx.AsyncClient, admin: Actor) -> None:
