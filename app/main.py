@@ -14,7 +14,14 @@ from app.core.config import ConfigurationError, Environment, Settings, get_setti
 from app.core.db import Database
 from app.core.errors import document_problems, install_error_handlers, problem_responses
 from app.core.logging import configure_logging
-from app.core.middleware import BodySizeLimit, Cors, RequestLog, SecurityHeaders, TrustedHosts
+from app.core.middleware import (
+    BodySizeLimit,
+    Cors,
+    HeadAsGet,
+    RequestLog,
+    SecurityHeaders,
+    TrustedHosts,
+)
 from app.health.router import router as health_router
 from app.matching.index import MatchIndex
 
@@ -112,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Starlette runs the last middleware added first: limits come early. Logging and security
     # headers come before all of these (`Registry.build_middleware_stack`).
+    app.add_middleware(HeadAsGet)
     app.add_middleware(BodySizeLimit, limit_for=body_limit)
     if settings.cors_origins:
         app.add_middleware(

@@ -228,6 +228,8 @@ def _allowed_methods(request: Request) -> str:
         if path_format.count("{") == fewest
         for method in methods
     }
+    if "GET" in allowed:
+        allowed.add("HEAD")  # `app.core.middleware.HeadAsGet`
     return ", ".join(sorted(allowed))
 
 

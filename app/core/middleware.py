@@ -103,6 +103,31 @@ class BodySizeLimit:
         await body_too_large(limit)(scope, receive, send)
 
 
+class HeadAsGet:
+    """Answer HEAD wherever GET is served, as RFC 9110 asks of every server: the status and
+    headers of the GET, without its body.
+
+    FastAPI routes only the methods they declare, and declaring HEAD on each GET would add an
+    operation per path to the OpenAPI document. A HEAD reaches the route as the GET it stands
+    for, which reads and never writes.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
 SECURITY_HEADERS = {
     b"x-content-type-options": b"nosniff",
     b"x-frame-options": b"DENY",
