@@ -110,6 +110,15 @@ async def create_partner(
     return response.json()
 
 
+async def audit_actions(client: httpx.AsyncClient, admin: Actor, entity_id: str) -> list[str]:
+    """The actions of the audit trail of one resource, oldest first."""
+    response = await client.get(
+        "/v1/audit-events", params={"entity_id": entity_id}, headers=admin.headers
+    )
+    assert response.status_code == 200, response.text
+    return [event["action"] for event in response.json()["items"]]
+
+
 async def create_district(
     client: httpx.AsyncClient, actor: Actor, **overrides: Any
 ) -> dict[str, Any]:

@@ -89,6 +89,8 @@ async def update_user(
     if data.password is not None:
         user.password_hash = await run_in_threadpool(hash_password, data.password)
         changes["password_changed"] = True
+    if not changes:
+        return user  # nothing to write: the version stays
     user.updated_at = utcnow()
     await session.flush()
     await record(session, actor, "user.updated", "user", user.id, changes)

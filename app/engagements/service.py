@@ -116,16 +116,12 @@ async def update(
     before = _snapshot(engagement)
     for field, value in changes.items():
         setattr(engagement, field, value)
+    changed = diff(before, _snapshot(engagement))
+    if not changed:
+        return engagement  # nothing to write: the version stays
     engagement.updated_at = utcnow()
     await session.flush()
     if activating:
         await _check_capacity(session, engagement.partner_id)
-    await record(
-        session,
-        actor,
-        "engagement.updated",
-        "engagement",
-        engagement.id,
-        diff(before, _snapshot(engagement)),
-    )
+    await record(session, actor, "engagement.updated", "engagement", engagement.id, changed)
     return engagement

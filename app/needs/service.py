@@ -1,5 +1,6 @@
 """The rules for describing a district's needs. Flushes; never commits."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +32,10 @@ def _need_rows(needs: list[NeedIn]) -> list[ProfileNeed]:
     ]
 
 
+def _weighted(needs: Sequence[NeedIn | ProfileNeed]) -> list[tuple[str, int]]:
+    return [(need.need_domain, need.priority) for need in needs]
+
+
 def _snapshot(profile: NeedsProfile) -> dict[str, Any]:
     return NeedsProfileRead.model_validate(profile).model_dump(
         mode="json", exclude={"version", "created_at", "updated_at"}
@@ -59,7 +64,7 @@ async def update(
 ) -> NeedsProfile:
     before = _snapshot(profile)
     changes = data.model_dump(mode="json", exclude_unset=True, exclude={"needs"})
-    if data.needs is not None:
+    if data.needs is not None and _weighted(data.needs) != _weighted(profile.needs):
         await check_need_domains(
             session, [need.need_domain for need in data.needs], ["body", "needs"]
         )
@@ -69,15 +74,11 @@ async def update(
         profile.needs = _need_rows(data.needs)
     for field, value in changes.items():
         setattr(profile, field, value)
+    changed = diff(before, _snapshot(profile))
+    if not changed:
+        return profile  # nothing to write: the version stays
     # Touch the row even when only the needs changed, so the version moves.
     profile.updated_at = utcnow()
     await session.flush()
-    await record(
-        session,
-        actor,
-        "needs_profile.updated",
-        "needs_profile",
-        profile.id,
-        diff(before, _snapshot(profile)),
-    )
+    await record(session, actor, "needs_profile.updated", "needs_profile", profile.id, changed)
     return profile

@@ -39,12 +39,19 @@ async def _check_need_domains(session: AsyncSession, codes: list[str]) -> None:
 
 
 def _set_facets(partner: Partner, values: dict[str, Any]) -> None:
-    replaced = {FACET_FIELDS[field] for field in values}
+    # Rows of a facet whose values stay are kept, so that a PATCH repeating them writes nothing.
+    replaced = {
+        FACET_FIELDS[field]
+        for field, facet_values in values.items()
+        if sorted(map(str, facet_values)) != partner.values(FACET_FIELDS[field])
+    }
     kept = [row for row in partner.facets if row.facet not in replaced]
     for field, facet_values in values.items():
         facet = FACET_FIELDS[field]
-        kept += [PartnerFacet(facet=facet, value=str(value)) for value in facet_values]
-    partner.facets = kept
+        if facet in replaced:
+            kept += [PartnerFacet(facet=facet, value=str(value)) for value in facet_values]
+    if replaced:
+        partner.facets = kept
 
 
 def _snapshot(partner: Partner, principal: Principal) -> dict[str, Any]:
@@ -101,12 +108,13 @@ async def update(
     _set_facets(partner, {key: changes.pop(key) for key in list(changes) if key in FACET_FIELDS})
     for field, value in changes.items():
         setattr(partner, field, value)
+    changed = diff(before, _snapshot(partner, actor))
+    if not changed:
+        return partner  # nothing to write: the version stays, and so do the readers' ETags
     # Touch the row even when only facets changed, so the version moves and stale writers fail.
     partner.updated_at = utcnow()
     await session.flush()
-    changed = diff(before, _snapshot(partner, actor))
-    if changed:
-        await record(session, actor, "partner.updated", "partner", partner.id, changed)
+    await record(session, actor, "partner.updated", "partner", partner.id, changed)
     return partner
 
 

@@ -9,6 +9,7 @@ from app.partners.lifecycle import PartnerStatus
 from tests.factories import (
     Actor,
     Actors,
+    audit_actions,
     create_district,
     create_needs,
     create_partner,
@@ -34,13 +35,6 @@ async def engage(
         json=engagement_payload(partner_id, district_id, **overrides),
         headers=actor.headers,
     )
-
-
-async def audit_actions(client: httpx.AsyncClient, admin: Actor, entity_id: str) -> list[str]:
-    response = await client.get(
-        "/v1/audit-events", params={"entity_id": entity_id}, headers=admin.headers
-    )
-    return [event["action"] for event in response.json()["items"]]
 
 
 async def test_district_records_an_engagement_that_both_sides_can_read(

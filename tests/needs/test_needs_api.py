@@ -3,15 +3,13 @@
 import httpx
 import pytest
 
-from tests.factories import Actor, Actors, create_district, create_needs, needs_payload
-
-
-async def audit_actions(client: httpx.AsyncClient, admin: Actor, entity_id: str) -> list[str]:
-    response = await client.get(
-        "/v1/audit-events", params={"entity_id": entity_id}, headers=admin.headers
-    )
-    assert response.status_code == 200
-    return [event["action"] for event in response.json()["items"]]
+from tests.factories import (
+    Actors,
+    audit_actions,
+    create_district,
+    create_needs,
+    needs_payload,
+)
 
 
 async def test_district_creates_reads_and_lists_its_own_profiles(
