@@ -160,7 +160,8 @@ def import_wwc(
     typer.echo(
         f"imported {result.records} evidence records ({result.findings} findings) and "
         f"{result.partners} partners from {result.studies} WWC study reviews; "
-        f"{result.skipped} already imported"
+        f"{result.skipped} already imported; "
+        f"{result.widened} partners imported before offer new need domains"
     )
 
 

@@ -11,7 +11,7 @@ computed tier as their final tier, and the partners' evidence tiers are rolled u
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,8 +28,11 @@ from app.evidence.models import Evidence, EvidenceFinding, EvidenceStatus, Impor
 from app.evidence.schemas import reasons_json
 from app.evidence.service import classification_json, recompute_tiers
 from app.evidence.wwc import WwcStudy, load_domain_map, parse_export
+from app.partners import repository as partners_repository
+from app.partners import service as partners_service
 from app.partners.lifecycle import PartnerStatus
 from app.partners.models import Facet, Partner, PartnerFacet
+from app.partners.schemas import PartnerUpdate
 
 SOURCE = "wwc"
 DOMAIN_MAP = Path(__file__).resolve().parents[2] / "seed" / "wwc_domain_map.csv"
@@ -39,6 +42,7 @@ DOMAIN_MAP = Path(__file__).resolve().parents[2] / "seed" / "wwc_domain_map.csv"
 class ImportResult:
     studies: int  # in the export (after --limit)
     partners: int  # created
+    widened: int  # imported before, now offering the need domains of new studies too
     records: int  # created
     findings: int  # created
     skipped: int  # already imported
@@ -52,8 +56,11 @@ def external_id(wwc: WwcStudy) -> str:
     return f"{wwc.study_id}:{wwc.review_id}:{wwc.study.standards_rating}"
 
 
+def _need_domains(studies: Sequence[WwcStudy]) -> set[str]:
+    return {finding.need_domain for wwc in studies for finding in wwc.study.findings}
+
+
 def _partner(intervention: str, studies: Sequence[WwcStudy], now: datetime) -> Partner:
-    domains = sorted({f.need_domain for wwc in studies for f in wwc.study.findings})
     return Partner(
         id=uuid.uuid4(),
         name=studies[0].intervention_name[:200] or f"WWC intervention {intervention}",
@@ -65,7 +72,10 @@ def _partner(intervention: str, studies: Sequence[WwcStudy], now: datetime) -> P
         notes="",
         created_at=now,
         updated_at=now,
-        facets=[PartnerFacet(facet=Facet.NEED_DOMAIN, value=domain) for domain in domains],
+        facets=[
+            PartnerFacet(facet=Facet.NEED_DOMAIN, value=domain)
+            for domain in sorted(_need_domains(studies))
+        ],
     )
 
 
@@ -128,6 +138,26 @@ def _rows(
     return evidence, findings
 
 
+async def _offer_new_need_domains(
+    session: AsyncSession, actor: Principal, studies: Mapping[uuid.UUID, Sequence[WwcStudy]]
+) -> int:
+    """Partners imported before offer the need domains of their new studies too, as they would
+    had those come with the first import; a domain that staff took away stays away unless a
+    new study brings it. Each change is a `partner.updated` event, as from the API."""
+    widened = 0
+    for partner_id, new_studies in studies.items():
+        partner = await partners_repository.get(session, actor, partner_id)
+        assert partner is not None  # partners are never deleted, and staff see them all
+        listed = partner.values(Facet.NEED_DOMAIN)
+        offered = sorted(set(listed) | _need_domains(new_studies))
+        if offered != listed:
+            await partners_service.update(
+                session, actor, partner, PartnerUpdate(need_domains=offered)
+            )
+            widened += 1
+    return widened
+
+
 async def import_wwc(
     session: AsyncSession,
     actor: Principal,
@@ -152,6 +182,15 @@ async def import_wwc(
 
     now = utcnow()
     partner_ids = await repository.imported_partners(session, SOURCE)
+    widened = await _offer_new_need_domains(
+        session,
+        actor,
+        {
+            partner_ids[intervention]: group
+            for intervention, group in by_intervention.items()
+            if intervention in partner_ids
+        },
+    )
     created = [
         (intervention, _partner(intervention, group, now))
         for intervention, group in by_intervention.items()
@@ -180,7 +219,7 @@ async def import_wwc(
     touched = {partner_ids[intervention] for intervention in by_intervention}
     await recompute_tiers(session, touched, limits)
     result = ImportResult(
-        len(studies), len(created), len(new), len(finding_rows), len(studies) - len(new)
+        len(studies), len(created), widened, len(new), len(finding_rows), len(studies) - len(new)
     )
     if new:
         await record(session, actor, "evidence.wwc_imported", "evidence", None, vars(result))

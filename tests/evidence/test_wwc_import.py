@@ -3,7 +3,9 @@
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -12,8 +14,8 @@ from app.core.db import Database
 from app.evidence.models import Evidence, EvidenceFinding, ImportedPartner
 from app.partners.models import PartnerEvidenceTier
 from tests.conftest import TEST_SECRET, make_settings
-
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "wwc_sample.csv"
+from tests.evidence.wwc_export import SAMPLE, import_rows, imported_partner, wwc_row
+from tests.factories import Actor
 
 
 @pytest.fixture
@@ -69,3 +71,36 @@ def test_agreement_prints_both_figures(environment: None) -> None:
     assert result.exit_code == 0, result.output
     assert "Agreement on rated findings:" in result.output
     assert "Without overriding evidence:" in result.output
+
+
+async def test_a_reimport_offers_the_need_domains_of_new_studies(
+    app: FastAPI, client: httpx.AsyncClient, admin: Actor, tmp_path: Path
+) -> None:
+    reading = wwc_row(f_Outcome_Domain="Alphabetics")  # literacy, in the domain map
+    algebra = wwc_row(f_Outcome_Domain="Algebra", s_interventionID=reading["s_interventionID"])
+    await import_rows(app, [reading], tmp_path)
+    partner = await imported_partner(app, reading["s_interventionID"])
+    url = f"/v1/partners/{partner.id}"
+    assert (await client.get(url, headers=admin.headers)).json()["need_domains"] == ["literacy"]
+
+    # The next export brings a study of the same intervention in another need domain.
+    result = await import_rows(app, [reading, algebra], tmp_path)
+    assert (result.records, result.partners, result.widened, result.skipped) == (1, 0, 1, 1)
+    read = await client.get(url, headers=admin.headers)
+    assert read.json()["need_domains"] == ["literacy", "mathematics"]
+    assert read.json()["version"] == 2
+    events = await client.get(
+        "/v1/audit-events", params={"entity_id": str(partner.id)}, headers=admin.headers
+    )
+    assert [(event["action"], event["changes"]) for event in events.json()["items"]] == [
+        ("partner.updated", {"need_domains": [["literacy"], ["literacy", "mathematics"]]})
+    ]
+
+    # What staff took away stays away when no new study brings it back.
+    narrowed = await client.patch(
+        url, json={"need_domains": ["mathematics"]}, headers=admin.headers | {"If-Match": '"2"'}
+    )
+    assert narrowed.status_code == 200, narrowed.text
+    again = await import_rows(app, [reading, algebra], tmp_path)
+    assert (again.records, again.widened, again.skipped) == (0, 0, 2)
+    assert (await client.get(url, headers=admin.headers)).json()["need_domains"] == ["mathematics"]

@@ -24,48 +24,10 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.core.db import Database
-from app.evidence import importer
 from app.evidence.models import Evidence, ImportedPartner
-from app.evidence.service import thresholds
-from app.partners.models import Partner
-from seed.loader import SYSTEM
 from tests.conftest import TEST_SECRET, make_settings
+from tests.evidence.wwc_export import SAMPLE, import_rows, imported_partner, sample, write, wwc_row
 from tests.factories import designate
-
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "wwc_sample.csv"
-
-
-def _sample() -> tuple[list[str], dict[str, str]]:
-    with SAMPLE.open(encoding="utf-8-sig", newline="") as file:
-        reader = csv.DictReader(file)
-        first = next(reader)
-        return list(reader.fieldnames or []), first
-
-
-def _row(**changes: str) -> dict[str, str]:
-    """A valid finding row of its own study, review and intervention, with ``changes``."""
-    _columns, first = _sample()
-    tag = uuid.uuid4().hex[:10]
-    return (
-        first
-        | {
-            "s_StudyID": f"s{tag}",
-            "ReviewID": f"r{tag}",
-            "f_FindingID": f"f{tag}",
-            "s_interventionID": f"i{tag}",
-            "s_Intervention_Name": f"Intervention {tag}",
-        }
-        | changes
-    )
-
-
-def _write(path: Path, rows: list[dict[str, str]], columns: list[str] | None = None) -> Path:
-    names = columns or _sample()[0]
-    with path.open("w", encoding="utf-8", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=names, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 @pytest.fixture
@@ -98,19 +60,19 @@ def _hostile_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 
     def add(name: str, rows: list[dict[str, str]], **options: Any) -> None:
         cases[name] = (
-            _write(tmp_path / f"{name}.csv", rows, **options),
+            write(tmp_path / f"{name}.csv", rows, **options),
             rows[0]["s_interventionID"],
         )
 
-    good = _row()
-    add("missing columns", [good], columns=[c for c in _sample()[0] if c != "f_Outcome_Domain"])
-    add("field over the csv limit", [good, _row(f_Outcome_Measure="m" * 200_000)])
-    add("study id too long", [good, _row(s_StudyID="9" * 300)])
-    add("finding id too long", [good, _row(f_FindingID="9" * 100)])
-    add("intervention id too long", [good, _row(s_interventionID="9" * 300)])
-    add("blank id", [good, _row(ReviewID="")])
-    add("id with a payload", [good, _row(s_StudyID="1;DROP TABLE partners")])
-    add("unmapped outcome domain", [good, _row(f_Outcome_Domain="Astrology")])
+    good = wwc_row()
+    add("missing columns", [good], columns=[c for c in sample()[0] if c != "f_Outcome_Domain"])
+    add("field over the csv limit", [good, wwc_row(f_Outcome_Measure="m" * 200_000)])
+    add("study id too long", [good, wwc_row(s_StudyID="9" * 300)])
+    add("finding id too long", [good, wwc_row(f_FindingID="9" * 100)])
+    add("intervention id too long", [good, wwc_row(s_interventionID="9" * 300)])
+    add("blank id", [good, wwc_row(ReviewID="")])
+    add("id with a payload", [good, wwc_row(s_StudyID="1;DROP TABLE partners")])
+    add("unmapped outcome domain", [good, wwc_row(f_Outcome_Domain="Astrology")])
     undecodable = tmp_path / "not utf-8.csv"
     undecodable.write_bytes(SAMPLE.read_bytes()[:4000] + b"\n\xff\xfe\xfa,bad\n")
     cases["not utf-8"] = (undecodable, good["s_interventionID"])
@@ -137,24 +99,6 @@ def test_a_malformed_or_hostile_export_stops_with_one_line_and_imports_nothing(
     assert wrong == {}
 
 
-async def _import(
-    app: FastAPI, rows: list[dict[str, str]], tmp_path: Path
-) -> importer.ImportResult:
-    """The importer itself, as `registry import-wwc` runs it, on the app's database."""
-    path = _write(tmp_path / f"{uuid.uuid4().hex}.csv", rows)
-    async with app.state.database.sessions() as session, session.begin():
-        return await importer.import_wwc(session, SYSTEM, path, thresholds(app.state.settings))
-
-
-async def _imported_partner(app: FastAPI, intervention: str) -> Partner:
-    async with app.state.database.sessions() as session:
-        imported = await session.get(ImportedPartner, ("wwc", intervention))
-        assert imported is not None, "not imported"
-        partner = await session.get(Partner, imported.partner_id)
-        assert partner is not None
-        return partner
-
-
 async def _evidence_of(app: FastAPI, partner_id: uuid.UUID) -> Evidence:
     async with app.state.database.sessions() as session:
         evidence = await session.scalar(
@@ -170,7 +114,7 @@ async def test_hostile_values_are_cleaned_to_what_the_api_would_accept(
     app: FastAPI, client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     rows = [
-        _row(
+        wwc_row(
             s_Intervention_Name="Bell\x07 and\x00 escape \x1b[31mred\x1b[0m\u202e\x9b",
             f_Outcome_Measure="Reading\x00 score\x0b",
             s_Study_Page_URL="javascript:alert(document.cookie)",
@@ -178,11 +122,11 @@ async def test_hostile_values_are_cleaned_to_what_the_api_would_accept(
             f_p_Value_WWC="1e300",
             f_Effect_Size_WWC="-1e300",
         ),
-        _row(s_Study_Page_URL="/Study/12345", f_Outcome_Sample_Size="400", f_p_Value_WWC="0.01"),
+        wwc_row(s_Study_Page_URL="/Study/12345", f_Outcome_Sample_Size="400", f_p_Value_WWC="0.01"),
     ]
-    result = await _import(app, rows, tmp_path)
+    result = await import_rows(app, rows, tmp_path)
     assert result.records == 2
-    hostile = await _imported_partner(app, rows[0]["s_interventionID"])
+    hostile = await imported_partner(app, rows[0]["s_interventionID"])
     assert hostile.name == "Bell and escape [31mred[0m"
     evidence = await _evidence_of(app, hostile.id)
     assert evidence.url is None, "a javascript: link must not be stored"
@@ -192,7 +136,7 @@ async def test_hostile_values_are_cleaned_to_what_the_api_would_accept(
     assert evidence.findings[0].p_value is None
     assert evidence.findings[0].effect_size is None
     # Sane values of the same kinds are kept: the cleaning is not a blanket drop.
-    sane = await _evidence_of(app, (await _imported_partner(app, rows[1]["s_interventionID"])).id)
+    sane = await _evidence_of(app, (await imported_partner(app, rows[1]["s_interventionID"])).id)
     assert sane.url == "https://ies.ed.gov/ncee/wwc/Study/12345"
     assert sane.findings[0].sample_size == 400
     assert sane.findings[0].p_value == 0.01
@@ -209,9 +153,9 @@ async def test_hostile_values_are_cleaned_to_what_the_api_would_accept(
 async def test_a_formula_from_the_import_is_defused_in_the_csv_export(
     app: FastAPI, client: httpx.AsyncClient, tmp_path: Path, name: str
 ) -> None:
-    row = _row(s_Intervention_Name=name)
-    await _import(app, [row], tmp_path)
-    partner = await _imported_partner(app, row["s_interventionID"])
+    row = wwc_row(s_Intervention_Name=name)
+    await import_rows(app, [row], tmp_path)
+    partner = await imported_partner(app, row["s_interventionID"])
     assert partner.name == name, "stored as the source has it"
     await designate(app, str(partner.id))
     export = await client.get(
