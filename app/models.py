@@ -5,7 +5,7 @@ from app.auth.models import ApiKey, SignInFailure, User
 from app.core.base import Base
 from app.designations.models import Designation
 from app.districts.models import District
-from app.engagements.models import Engagement
+from app.engagements.models import CheckIn, Engagement
 from app.evidence.models import Evidence, EvidenceDecision, EvidenceFinding, ImportedPartner
 from app.idempotency.models import IdempotentRequest
 from app.matching.models import Match, PartnerChange, PartnerChangeCounter
@@ -18,6 +18,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "CheckIn",
     "Designation",
     "District",
     "Engagement",

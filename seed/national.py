@@ -2,8 +2,9 @@
 
 At scale 1.0: 20,000 partners, about 43,000 evidence records with about 200,000 findings,
 13,000 districts, 50,000 needs profiles, the reviews and designations of every partner that
-got that far, and the engagements that use up part of their capacity. Seeded random, so one
-seed always gives the same registry (ids, names and values; dates count back from today).
+got that far, and the engagements that use up part of their capacity, with a check-in a
+quarter. Seeded random, so one seed always gives the same registry (ids, names and values;
+dates count back from today).
 
 Realism where it matters to the queries: districts per state follow the real count of local
 education agencies (NCES, rounded) and each state is cut into 1 to 6 regions (`ca-1`..`ca-6`);
@@ -27,7 +28,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import IntEnum, StrEnum
 from typing import Any, TypeVar
 
@@ -48,7 +49,14 @@ from app.designations.models import Designation
 from app.designations.service import term_end
 from app.districts.models import AccountabilityStatus, District
 from app.engagements.lifecycle import EngagementStatus
-from app.engagements.models import Engagement
+from app.engagements.models import CheckIn, Engagement
+from app.engagements.track_record import (
+    QUALITIES,
+    RATING_MAX,
+    RATING_MIN,
+    Progress,
+    check_in_score,
+)
 from app.evidence.classifier import (
     Design,
     Direction,
@@ -80,6 +88,8 @@ from app.reviews.models import Review, ReviewDecision, ReviewDecisionKind, Rubri
 from seed.loader import DAYS_PER_MONTH, SYSTEM
 
 MARKER_ACTION = "dataset.generated"
+# Worst to best, for check-ins rated around a partner's quality.
+PROGRESS_ORDER = (Progress.NO_PROGRESS, Progress.SOME_PROGRESS, Progress.ON_TRACK, Progress.MET)
 BENCH_ADMIN_EMAIL = "bench-admin@bench.registry.example.org"
 BENCH_DISTRICT_EMAIL = "bench-district@bench.registry.example.org"
 # Rows per INSERT round trip: large enough to amortise it, small enough to bound memory.
@@ -226,6 +236,8 @@ class Generator:
     profiles_by_district: dict[uuid.UUID, list[uuid.UUID]] = field(
         default_factory=lambda: defaultdict(list)
     )
+    # Each engaged partner's quality of support, 0 to 1, around which its check-ins are rated.
+    quality: dict[uuid.UUID, float] = field(default_factory=dict)
     region_of: dict[uuid.UUID, str] = field(default_factory=dict)
 
     def ago(self, days: float) -> datetime:
@@ -744,11 +756,17 @@ class Generator:
         self, plan: PartnerPlan, district_id: uuid.UUID, status: EngagementStatus, today: date
     ) -> None:
         start = today - timedelta(days=self.rng.randint(30, 900))
+        end = (
+            None
+            if status is EngagementStatus.ACTIVE
+            else start + timedelta(days=self.rng.randint(180, 720))
+        )
         profiles = self.profiles_by_district.get(district_id, [])
+        engagement_id = _uuid(self.rng)
         self.rows.add(
             Engagement,
             {
-                "id": _uuid(self.rng),
+                "id": engagement_id,
                 "partner_id": plan.id,
                 "district_id": district_id,
                 "needs_id": self.rng.choice(profiles)
@@ -756,15 +774,46 @@ class Generator:
                 else None,
                 "need_domains": sorted(_some(self.rng, plan.domains, 1, 2)),
                 "start_date": start,
-                "end_date": (
-                    None
-                    if status is EngagementStatus.ACTIVE
-                    else start + timedelta(days=self.rng.randint(180, 720))
-                ),
+                "end_date": end,
                 "status": status,
                 **self.stamps((today - start).days),
             },
         )
+        self._check_ins(plan, engagement_id, start, min(end or today, today))
+
+    def _check_ins(
+        self, plan: PartnerPlan, engagement_id: uuid.UUID, start: date, last: date
+    ) -> None:
+        """A check-in a quarter, rated around the partner's own quality of support: partners
+        differ more than one partner's engagements do."""
+        quality = self.quality.setdefault(plan.id, self.rng.betavariate(4, 2))
+        held_on = start + timedelta(days=91)
+        while held_on <= last:
+            progress = PROGRESS_ORDER[_level(self.rng, quality, len(PROGRESS_ORDER) - 1)]
+            ratings = {
+                name: RATING_MIN + _level(self.rng, quality, RATING_MAX - RATING_MIN)
+                for name in QUALITIES
+            }
+            self.rows.add(
+                CheckIn,
+                {
+                    "id": _uuid(self.rng),
+                    "engagement_id": engagement_id,
+                    "held_on": held_on,
+                    "progress": progress,
+                    "ratings": ratings,
+                    "score": check_in_score(progress, ratings),
+                    "notes": "",
+                    "recorded_by": None,
+                    "created_at": datetime.combine(held_on, time(16), UTC),
+                },
+            )
+            held_on += timedelta(days=91)
+
+
+def _level(rng: random.Random, quality: float, top: int) -> int:
+    """0..top, around ``quality`` (0 to 1) with some noise."""
+    return min(top, max(0, round(quality * top + rng.gauss(0, 0.6))))
 
 
 # The order that satisfies every foreign key.
@@ -784,6 +833,7 @@ INSERT_ORDER: tuple[type[Base], ...] = (
     EvidenceDecision,
     PartnerEvidenceTier,
     Engagement,
+    CheckIn,
 )
 
 

@@ -5,6 +5,7 @@ import itertools
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from app.auth import service as auth_service
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.auth.schemas import ApiKeyCreate, UserCreate
+from app.engagements.track_record import QUALITIES
 from seed.loader import SYSTEM
 
 
@@ -354,5 +356,16 @@ def engagement_payload(partner_id: str, district_id: str, **overrides: Any) -> d
         "need_domains": ["staffing"],
         "start_date": "2026-09-01",
         "status": "active",
+    }
+    return payload | overrides
+
+
+def check_in_payload(**overrides: Any) -> dict[str, Any]:
+    """A check-in held today: on track, the support rated 3 or 4 on each quality."""
+    payload: dict[str, Any] = {
+        "held_on": date.today().isoformat(),
+        "progress": "on_track",
+        "ratings": dict.fromkeys(QUALITIES, 3) | {"responsive": 4},
+        "notes": "Coaching cycles held as planned.",
     }
     return payload | overrides

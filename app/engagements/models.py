@@ -1,11 +1,12 @@
 import uuid
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index
+from sqlalchemy import JSON, CheckConstraint, Date, Float, ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.base import Base, IdMixin, TimestampMixin, VersionedMixin, enum_type
+from app.core.base import Base, IdMixin, TimestampMixin, VersionedMixin, enum_type, utcnow
 from app.engagements.lifecycle import EngagementStatus
+from app.engagements.track_record import Progress
 
 
 class Engagement(IdMixin, TimestampMixin, VersionedMixin, Base):
@@ -27,3 +28,26 @@ class Engagement(IdMixin, TimestampMixin, VersionedMixin, Base):
     status: Mapped[EngagementStatus] = mapped_column(
         enum_type(EngagementStatus, "engagement_status")
     )
+
+
+class CheckIn(IdMixin, Base):
+    """A district's check-in on an engagement: progress and its rating of the support.
+
+    Kept as recorded, never changed: a correction is a later check-in, and the latest one is
+    what counts towards the partner's track record (`app.engagements.track_record`).
+    """
+
+    __tablename__ = "engagement_check_ins"
+    __table_args__ = (Index("ix_engagement_check_ins_engagement", "engagement_id", "held_on"),)
+
+    engagement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("engagements.id"))
+    held_on: Mapped[date] = mapped_column(Date)
+    progress: Mapped[Progress] = mapped_column(enum_type(Progress, "check_in_progress"))
+    # {quality: 1..4} for each of `track_record.QUALITIES`.
+    ratings: Mapped[dict[str, int]] = mapped_column(JSON)
+    # `track_record.check_in_score` of the two above, kept so that the match index sums scores
+    # in SQL rather than parse every engagement's ratings.
+    score: Mapped[float] = mapped_column(Float)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

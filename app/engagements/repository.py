@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.engagements.lifecycle import EngagementStatus
-from app.engagements.models import Engagement
+from app.engagements.models import CheckIn, Engagement
 from app.partners.models import Partner
 
 
@@ -67,3 +67,16 @@ async def count_active(session: AsyncSession, partner_id: uuid.UUID) -> int:
         .where(Engagement.partner_id == partner_id, Engagement.status == EngagementStatus.ACTIVE)
     )
     return count or 0
+
+
+def check_ins_query(engagement_id: uuid.UUID) -> Select[CheckIn]:
+    """The engagement's check-ins; the caller has already been shown the engagement."""
+    return select(CheckIn).where(CheckIn.engagement_id == engagement_id)
+
+
+async def get_check_in(
+    session: AsyncSession, engagement_id: uuid.UUID, check_in_id: uuid.UUID
+) -> CheckIn | None:
+    return await session.scalar(
+        select(CheckIn).where(CheckIn.engagement_id == engagement_id, CheckIn.id == check_in_id)
+    )

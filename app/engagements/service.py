@@ -12,14 +12,24 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.districts import repository as districts
 from app.engagements import repository
 from app.engagements.lifecycle import TRANSITIONS, EngagementStatus, allowed_targets
-from app.engagements.models import Engagement
-from app.engagements.schemas import EngagementCreate, EngagementRead, EngagementUpdate
+from app.engagements.models import CheckIn, Engagement
+from app.engagements.schemas import (
+    CheckInCreate,
+    CheckInRead,
+    EngagementCreate,
+    EngagementRead,
+    EngagementUpdate,
+)
+from app.engagements.track_record import check_in_score
 from app.needs import repository as needs
 from app.needs.dependencies import DistrictNotFound, NeedsProfileNotFound
 from app.needs.service import check_need_domains
 from app.partners import repository as partners
 from app.partners.dependencies import PartnerNotFound
 from app.partners.models import Partner
+
+# What a check-in's audit event records; the event names the engagement, the action says what.
+CHECK_IN_AUDITED = {"id", "held_on", "progress", "ratings", "notes", "score"}
 
 
 class EngagementNotFound(NotFound):
@@ -125,3 +135,48 @@ async def update(
         await _check_capacity(session, engagement.partner_id)
     await record(session, actor, "engagement.updated", "engagement", engagement.id, changed)
     return engagement
+
+
+class CheckInNotFound(NotFound):
+    title = "Check-in not found"
+
+
+async def check_in(
+    session: AsyncSession, actor: Principal, engagement: Engagement, data: CheckInCreate
+) -> CheckIn:
+    """Record a check-in; the partner's track record in matches follows from the next match."""
+    if engagement.status is EngagementStatus.PLANNED:
+        raise Conflict(
+            "A planned engagement has not started: make it active before its first check-in.",
+            allowed=[],
+        )
+    if data.held_on < engagement.start_date:
+        raise InvalidInput(
+            ["body", "held_on"],
+            f"A check-in is held on or after the engagement's start, {engagement.start_date}.",
+        )
+    if data.held_on > utcnow().date():
+        raise InvalidInput(
+            ["body", "held_on"], "A check-in records a meeting that was held, not one to come."
+        )
+    ratings = data.ratings.model_dump()
+    row = CheckIn(
+        engagement_id=engagement.id,
+        held_on=data.held_on,
+        progress=data.progress,
+        ratings=ratings,
+        score=check_in_score(data.progress, ratings),
+        notes=data.notes,
+        recorded_by=actor.user_id,
+    )
+    session.add(row)
+    await session.flush()
+    await record(
+        session,
+        actor,
+        "engagement.checked_in",
+        "engagement",
+        engagement.id,
+        CheckInRead.model_validate(row).model_dump(mode="json", include=CHECK_IN_AUDITED),
+    )
+    return row

@@ -44,7 +44,8 @@ Components, each in [0, 1]:
     need_coverage = sum_d p_d * covered_d / sum_d p_d
     evidence      = (1/n) * sum_d strength(t_d)
     due_diligence = the candidate's due-diligence score, 0.5 when unknown
-    track_record  = the candidate's track record, 0.5 when unknown
+    track_record  = the candidate's track record from its engagements' check-ins
+                    (`app.engagements.track_record`), 0.5 when unknown
     capacity      = (capacity - active_engagements) / capacity, clamped to [0, 1]; 0 when
                     capacity is 0
     context_fit   = (locale_fit + study_fit) / 2, where locale_fit is 1 when the partner

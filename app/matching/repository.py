@@ -5,11 +5,9 @@ The index (`app.matching.index`) holds every partner districts may see, as the e
 all partners or of a few, is a fixed handful of set-based queries filtered by one partner-id
 subquery, each statement built once: the partners' rows with their facets (the array each row
 keeps), their accepted findings (one `Support` per record and need domain, at its strongest
-accepted tier), their active engagements with their end dates, and the latest approving review
-with its rubric and scores.
-
-Track record is not measured yet (engagement check-ins are to come): every candidate's is
-None, which the engine scores as unknown (0.5).
+accepted tier), their active engagements with their end dates, the latest approving review
+with its rubric and scores, and the latest check-in of each of their engagements (their track
+record, `app.engagements.track_record`).
 """
 
 import uuid
@@ -41,7 +39,8 @@ from sqlalchemy.orm import undefer
 
 from app.auth.principal import Principal
 from app.engagements.lifecycle import EngagementStatus
-from app.engagements.models import Engagement
+from app.engagements.models import CheckIn, Engagement
+from app.engagements.track_record import track_record
 from app.evidence.classifier import Study, Tier
 from app.evidence.models import Evidence, EvidenceFinding, EvidenceStatus
 from app.matching.engine import Candidate, Support
@@ -156,6 +155,7 @@ class _Load:
     engagements: _Statement
     rubrics: _Statement
     scores: _Statement
+    check_ins: _Statement
 
     @classmethod
     def of(cls, *conditions: ColumnElement[bool]) -> "_Load":
@@ -196,6 +196,7 @@ class _Load:
             .join(Score, Score.sheet_id == ScoreSheet.id)
             .group_by(latest.c.id, latest.c.partner_id, latest.c.rubric_id, ScoreSheet.id)
             .order_by(latest.c.id, ScoreSheet.id),
+            check_ins=_check_in_totals(ids),
         )
 
 
@@ -257,6 +258,31 @@ def _latest_approving_reviews(ids: Select[uuid.UUID]) -> Subquery:
         .subquery()
     )
     return select(ranked).where(ranked.c.position == 1).subquery()
+
+
+def _check_in_totals(ids: Select[uuid.UUID]) -> _Statement:
+    """Per partner, the sum of its engagements' latest check-in scores and how many there are:
+    the latest is where an engagement stands now, or where it ended."""
+    ranked = (
+        select(
+            Engagement.partner_id,
+            CheckIn.score,
+            func.row_number()
+            .over(
+                partition_by=CheckIn.engagement_id,
+                order_by=(CheckIn.held_on.desc(), CheckIn.created_at.desc(), CheckIn.id.desc()),
+            )
+            .label("position"),
+        )
+        .join(Engagement, Engagement.id == CheckIn.engagement_id)
+        .where(Engagement.partner_id.in_(ids))
+        .subquery()
+    )
+    return (
+        select(ranked.c.partner_id, func.sum(ranked.c.score), func.count())
+        .where(ranked.c.position == 1)
+        .group_by(ranked.c.partner_id)
+    )
 
 
 _EVERY_PARTNER = _Load.of(partners.district_visible())
@@ -424,6 +450,13 @@ async def _due_diligence(rubrics: _Rows, scores: _Rows) -> dict[uuid.UUID, float
     return found
 
 
+async def _track_records(rows: _Rows) -> dict[uuid.UUID, float | None]:
+    return {
+        partner_id: track_record(total, engagements)
+        async for partner_id, total, engagements in rows
+    }
+
+
 def _support_order(support: Support) -> tuple[str, str]:
     return support.need_domain, support.evidence_id
 
@@ -459,6 +492,7 @@ async def _load(
     due_diligence = await _due_diligence(
         _rows(session, load.rubrics, named), _rows(session, load.scores, named)
     )
+    track_records = await _track_records(_rows(session, load.check_ins, named))
     loaded = {}
     for (
         partner_id,
@@ -492,7 +526,7 @@ async def _load(
                 capacity=capacity,
                 active_engagements=len(ends),
                 due_diligence=due_diligence.get(partner_id),
-                track_record=None,
+                track_record=track_records.get(partner_id),
                 # In a fixed order, so that a partner loaded twice compares equal.
                 supports=tuple(sorted(supports.get(partner_id, ()), key=_support_order)),
                 engagement_ends=tuple(sorted(end for end in ends if end is not None)),

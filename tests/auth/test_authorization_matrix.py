@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from tests.factories import (
     Actors,
+    check_in_payload,
     create_needs,
     designate,
     district_payload,
@@ -192,6 +193,12 @@ MATRIX: dict[tuple[str, str], Case] = {
         json=lambda c: {"status": "active"},
         headers=IF_MATCH_1,
     ),
+    ("POST", "/v1/engagements/{engagement_id}/check-ins"): Case(
+        only({"state_admin": 201, "state_reviewer": 201, "district": 201}),
+        json=lambda c: check_in_payload(),
+    ),
+    ("GET", "/v1/engagements/{engagement_id}/check-ins"): Case(everyone(200)),
+    ("GET", "/v1/engagements/{engagement_id}/check-ins/{check_in_id}"): Case(everyone(200)),
     ("POST", "/v1/matches"): Case(
         only({"state_admin": 201, "state_reviewer": 201, "district": 201}),
         json=lambda c: {"needs_id": c.ids["needs_id"]},
@@ -243,14 +250,23 @@ async def _context(app: FastAPI, client: httpx.AsyncClient, actors: Actors, path
         ids["needs_id"] = profile["id"]
     if "/engagements" in path:
         await designate(app, actors.partner_record["id"])
+        # Planned, so that PATCH may start it; a check-in needs one that has started.
+        status = "active" if "/check-ins" in path else "planned"
         engagement = await client.post(
             "/v1/engagements",
             json=engagement_payload(
-                actors.partner_record["id"], actors.district_record["id"], status="planned"
+                actors.partner_record["id"], actors.district_record["id"], status=status
             ),
             headers=actors.admin.headers,
         )
         ids["engagement_id"] = engagement.json()["id"]
+    if "{check_in_id}" in path:
+        check_in = await client.post(
+            f"/v1/engagements/{ids['engagement_id']}/check-ins",
+            json=check_in_payload(),
+            headers=actors.admin.headers,
+        )
+        ids["check_in_id"] = check_in.json()["id"]
     if "{match_id}" in path:
         match = await client.post(
             "/v1/matches", json={"needs_id": ids["needs_id"]}, headers=actors.admin.headers

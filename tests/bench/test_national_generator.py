@@ -19,10 +19,12 @@ from app.core.base import utcnow
 from app.core.config import Settings
 from app.core.migrations import upgrade
 from app.designations.models import Designation
+from app.engagements.models import CheckIn, Engagement
 from app.evidence.classifier import Tier
 from app.evidence.models import Evidence, EvidenceStatus
 from app.evidence.rollup import partner_tiers
 from app.evidence.service import thresholds, to_study
+from app.matching.repository import load_partners
 from app.partners.lifecycle import PartnerStatus
 from app.partners.models import Partner, PartnerEvidenceTier, PartnerFacet
 from app.reviews.models import Rubric
@@ -164,6 +166,29 @@ def test_designation_dates_fit_the_statuses(generated: Any, national_settings: S
             assert partner.approved_at <= now < partner.expires_at
         if status is PartnerStatus.EXPIRED:
             assert partner.expires_at <= now
+
+
+def test_check_ins_fall_in_their_engagements_and_track_records_differ(
+    generated: Any, national_settings: Settings
+) -> None:
+    async def work(session: Any) -> tuple[list[tuple[Any, ...]], dict[Any, Any]]:
+        rows = await session.execute(
+            select(CheckIn.held_on, CheckIn.score, Engagement.start_date, Engagement.end_date).join(
+                Engagement, Engagement.id == CheckIn.engagement_id
+            )
+        )
+        return list(rows), await load_partners(session)
+
+    check_ins, indexed = _in_transaction(national_settings, work)
+    today = utcnow().date()
+    assert generated.counts["engagement_check_ins"] == len(check_ins) > 0
+    for held_on, score, start, end in check_ins:
+        assert start < held_on <= min(end or today, today)
+        assert 0 <= score <= 1
+    # Rated around each partner's own quality: the index reads different records.
+    records = {p.candidate.track_record for p in indexed.values()} - {None}
+    assert len(records) > 1
+    assert all(0 < record < 1 for record in records)
 
 
 def test_a_second_run_adds_nothing(generated: Any, national_settings: Settings) -> None:

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import select, text
 
 from app.core.base import utcnow
+from app.engagements.track_record import QUALITIES
 from app.matching.models import Match
 from app.matching.service import PROFILE_FIELDS
 from tests.conftest import backend
@@ -629,6 +630,49 @@ async def test_due_diligence_comes_from_the_approving_review(
     assert ranked is not None
     # Every criterion scored 3 by one reviewer and 4 by the other on the default 1-4 scale.
     assert ranked["components"]["due_diligence"] == round((3.5 - 1) / 3, 6)
+
+
+async def test_track_record_comes_from_the_latest_check_in_of_each_engagement(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    district_id, region, user = await _district(app, client, actors.admin)
+    partner_id = await _partner(app, client, actors, region)
+    profile = await create_needs(client, user, district_id)
+
+    async def track_record() -> float:
+        ranked = _result(await _match(client, user, needs_id=profile["id"]), partner_id)
+        assert ranked is not None
+        return float(ranked["components"]["track_record"])
+
+    async def check_in(engagement_id: str, progress: str, rating: int) -> None:
+        ratings = dict.fromkeys(QUALITIES, rating)
+        response = await client.post(
+            f"/v1/engagements/{engagement_id}/check-ins",
+            json={"held_on": date.today().isoformat(), "progress": progress, "ratings": ratings},
+            headers=user.headers,
+        )
+        assert response.status_code == 201, response.text
+
+    engagements = []
+    for _ in range(2):
+        created = await client.post(
+            "/v1/engagements",
+            json=engagement_payload(partner_id, district_id, start_date="2026-01-05"),
+            headers=user.headers,
+        )
+        assert created.status_code == 201, created.text
+        engagements.append(created.json()["id"])
+    assert await track_record() == 0.5  # engagements, but no check-in yet
+
+    # Each match right after a check-in already counts it (the index reloads the partner).
+    await check_in(engagements[0], "no_progress", 1)
+    assert await track_record() == round((0 + 0.5 * 2) / (1 + 2), 6)
+    # An engagement counts with its latest check-in; every rating at 4 and goals met is 1.
+    await check_in(engagements[0], "met", 4)
+    assert await track_record() == round((1 + 0.5 * 2) / (1 + 2), 6)
+    await check_in(engagements[1], "some_progress", 3)
+    second = (1 / 3 + 2 / 3) / 2
+    assert await track_record() == round((1 + second + 0.5 * 2) / (2 + 2), 6)
 
 
 @pytest.mark.skipif(backend() != "postgresql", reason="SQLite compresses nothing")

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from tests.factories import (
     Actor,
     Actors,
+    check_in_payload,
     create_district,
     create_needs,
     create_partner,
@@ -63,8 +64,15 @@ async def victim(app: FastAPI, client: httpx.AsyncClient, actors: Actors) -> Vic
     engagement = await _created(
         await client.post(
             "/v1/engagements",
-            json=engagement_payload(partner_id, district_id, status="planned"),
+            json=engagement_payload(partner_id, district_id),
             headers=actors.admin.headers,
+        )
+    )
+    check_in = await _created(
+        await client.post(
+            f"/v1/engagements/{engagement['id']}/check-ins",
+            json=check_in_payload(),
+            headers=actors.district.headers,
         )
     )
     match = await _created(
@@ -85,6 +93,7 @@ async def victim(app: FastAPI, client: httpx.AsyncClient, actors: Actors) -> Vic
         "review_id": review_id,
         "needs_id": needs["id"],
         "engagement_id": engagement["id"],
+        "check_in_id": check_in["id"],
         "match_id": match["id"],
         "partner_key_id": keys["partner"]["id"],
         "district_key_id": keys["district"]["id"],
@@ -135,6 +144,8 @@ def _partner_attacks(victim: Victim) -> list[tuple[str, str, dict[str, Any]]]:
         ("PUT", f"{evidence}/document", {"content": PDF, "pdf": True} | {"h": evidence}),
         ("GET", f"{evidence}/document", {}),
         ("GET", fill("/v1/reviews/{review_id}", ids), {}),
+        ("GET", fill("/v1/engagements/{engagement_id}/check-ins", ids), {}),
+        ("GET", fill("/v1/engagements/{engagement_id}/check-ins/{check_in_id}", ids), {}),
         ("DELETE", fill("/v1/api-keys/{partner_key_id}", ids), {}),
         ("DELETE", fill("/v1/api-keys/{district_key_id}", ids), {}),
     ]
@@ -153,6 +164,9 @@ def _district_attacks(victim: Victim, own_district: str) -> list[tuple[str, str,
         ("PATCH", needs, {"json": {"title": "Taken over"}} | {"h": needs}),
         ("GET", engagement, {}),
         ("PATCH", engagement, {"json": {"status": "terminated"}} | {"h": engagement}),
+        ("GET", f"{engagement}/check-ins", {}),
+        ("GET", fill("/v1/engagements/{engagement_id}/check-ins/{check_in_id}", ids), {}),
+        ("POST", f"{engagement}/check-ins", {"json": check_in_payload()}),
         ("GET", fill("/v1/matches/{match_id}", ids), {}),
         ("POST", "/v1/matches", {"json": {"needs_id": ids["needs_id"]}}),
         ("POST", "/v1/matches", {"json": needs_payload() | {"district_id": ids["district_id"]}}),

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from tests.factories import (
     Actor,
     Actors,
+    check_in_payload,
     create_needs,
     create_partner,
     designate,
@@ -428,6 +429,12 @@ async def planted(client: httpx.AsyncClient, actors: Actors) -> dict[str, str]:
         headers=actors.district.headers,
     )
     assert match.status_code == engagement.status_code == 201, (match.text, engagement.text)
+    check_in = await client.post(
+        f"/v1/engagements/{engagement.json()['id']}/check-ins",
+        json=check_in_payload(),
+        headers=actors.district.headers,
+    )
+    assert check_in.status_code == 201, check_in.text
     rubrics = await client.get("/v1/rubrics", headers=admin)
     return {
         "partner_id": partner_id,
@@ -438,6 +445,7 @@ async def planted(client: httpx.AsyncClient, actors: Actors) -> dict[str, str]:
         "needs_id": needs["id"],
         "match_id": match.json()["id"],
         "engagement_id": engagement.json()["id"],
+        "check_in_id": check_in.json()["id"],
         "rubric_id": rubrics.json()["items"][0]["id"],
         "code": "staffing",
     }

@@ -20,7 +20,9 @@ from tests.factories import (
     Actors,
     client_at,
     create_needs,
+    designate,
     district_payload,
+    engagement_payload,
     evidence_payload,
     fresh_address,
     make_actor,
@@ -45,6 +47,7 @@ ANY_IDS = dict.fromkeys(
         "district_id",
         "needs_id",
         "engagement_id",
+        "check_in_id",
         "user_id",
     ),
     str(uuid.uuid4()),
@@ -78,6 +81,13 @@ async def ids(app: FastAPI, client: httpx.AsyncClient, actors: Actors) -> dict[s
     review_id = await review_in_progress(client, actors, actors.partner_record["id"])
     needs = await create_needs(client, actors.admin, actors.district_record["id"])
     rubrics = await client.get("/v1/rubrics", headers=actors.admin.headers)
+    await designate(app, actors.partner_record["id"])
+    engagement = await client.post(
+        "/v1/engagements",
+        json=engagement_payload(actors.partner_record["id"], actors.district_record["id"]),
+        headers=actors.admin.headers,
+    )
+    assert engagement.status_code == 201, engagement.text
     return {
         "partner_id": actors.partner_record["id"],
         "district_id": actors.district_record["id"],
@@ -85,6 +95,7 @@ async def ids(app: FastAPI, client: httpx.AsyncClient, actors: Actors) -> dict[s
         "review_id": review_id,
         "needs_id": needs["id"],
         "rubric_id": rubrics.json()["items"][0]["id"],
+        "engagement_id": engagement.json()["id"],
     }
 
 

@@ -31,6 +31,7 @@ def _ids(actors: Actors) -> dict[str, str]:
             "review_id",
             "needs_id",
             "engagement_id",
+            "check_in_id",
             "match_id",
             "key_id",
             "rubric_id",
