@@ -799,6 +799,7 @@ class Generator:
                 {
                     "id": _uuid(self.rng),
                     "engagement_id": engagement_id,
+                    "partner_id": plan.id,
                     "held_on": held_on,
                     "progress": progress,
                     "ratings": ratings,

@@ -38,9 +38,14 @@ class CheckIn(IdMixin, Base):
     """
 
     __tablename__ = "engagement_check_ins"
-    __table_args__ = (Index("ix_engagement_check_ins_engagement", "engagement_id", "held_on"),)
+    __table_args__ = (
+        Index("ix_engagement_check_ins_engagement", "engagement_id", "held_on", "id"),
+    )
 
     engagement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("engagements.id"))
+    # The engagement's partner, which never changes: the match index reads a partner's
+    # check-ins by it, without a join through every engagement.
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"))
     held_on: Mapped[date] = mapped_column(Date)
     progress: Mapped[Progress] = mapped_column(enum_type(Progress, "check_in_progress"))
     # {quality: 1..4} for each of `track_record.QUALITIES`.
@@ -51,3 +56,15 @@ class CheckIn(IdMixin, Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     recorded_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Each partner's check-ins, each engagement's latest first: the order in which the match index
+# takes the latest of each (`matching.repository._check_in_totals`), read without a sort.
+Index(
+    "ix_engagement_check_ins_latest",
+    CheckIn.partner_id,
+    CheckIn.engagement_id,
+    CheckIn.held_on.desc(),
+    CheckIn.created_at.desc(),
+    CheckIn.id.desc(),
+)

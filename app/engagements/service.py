@@ -162,6 +162,7 @@ async def check_in(
     ratings = data.ratings.model_dump()
     row = CheckIn(
         engagement_id=engagement.id,
+        partner_id=engagement.partner_id,
         held_on=data.held_on,
         progress=data.progress,
         ratings=ratings,

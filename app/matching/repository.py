@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
+from sqlalchemy.sql.elements import BindParameter
 
 from app.auth.principal import Principal
 from app.engagements.lifecycle import EngagementStatus
@@ -158,8 +159,9 @@ class _Load:
     check_ins: _Statement
 
     @classmethod
-    def of(cls, *conditions: ColumnElement[bool]) -> "_Load":
-        """The statements of the partners that meet ``conditions``."""
+    def of(cls, *conditions: ColumnElement[bool], named: bool = False) -> "_Load":
+        """The statements of the partners that meet ``conditions``, and that a reload names
+        in the parameter ``only`` when ``named``."""
         ids = select(Partner.id).where(*conditions)
         latest = _latest_approving_reviews(ids)
         return cls(
@@ -196,7 +198,10 @@ class _Load:
             .join(Score, Score.sheet_id == ScoreSheet.id)
             .group_by(latest.c.id, latest.c.partner_id, latest.c.rubric_id, ScoreSheet.id)
             .order_by(latest.c.id, ScoreSheet.id),
-            check_ins=_check_in_totals(ids),
+            # A reload's check-ins by the named partners alone: through the id subquery,
+            # PostgreSQL scanned every partner in parallel (12 ms for 128 partners against
+            # 3 ms). A partner's rows are used only if it is visible (`partners` above).
+            check_ins=_check_in_totals(ONLY if named else ids),
         )
 
 
@@ -260,22 +265,20 @@ def _latest_approving_reviews(ids: Select[uuid.UUID]) -> Subquery:
     return select(ranked).where(ranked.c.position == 1).subquery()
 
 
-def _check_in_totals(ids: Select[uuid.UUID]) -> _Statement:
+def _check_in_totals(ids: Select[uuid.UUID] | BindParameter[Any]) -> _Statement:
     """Per partner, the sum of its engagements' latest check-in scores and how many there are:
     the latest is where an engagement stands now, or where it ended."""
+    latest_first = (CheckIn.held_on.desc(), CheckIn.created_at.desc(), CheckIn.id.desc())
     ranked = (
         select(
-            Engagement.partner_id,
+            CheckIn.partner_id,
             CheckIn.score,
             func.row_number()
-            .over(
-                partition_by=CheckIn.engagement_id,
-                order_by=(CheckIn.held_on.desc(), CheckIn.created_at.desc(), CheckIn.id.desc()),
-            )
+            # By partner too, so that ix_engagement_check_ins_latest gives the rows in order.
+            .over(partition_by=(CheckIn.partner_id, CheckIn.engagement_id), order_by=latest_first)
             .label("position"),
         )
-        .join(Engagement, Engagement.id == CheckIn.engagement_id)
-        .where(Engagement.partner_id.in_(ids))
+        .where(CheckIn.partner_id.in_(ids))
         .subquery()
     )
     return (
@@ -288,9 +291,8 @@ def _check_in_totals(ids: Select[uuid.UUID]) -> _Statement:
 _EVERY_PARTNER = _Load.of(partners.district_visible())
 # A reload names its partners in one expanding parameter, so that its statements too are built
 # once.
-_SOME_PARTNERS = _Load.of(
-    partners.district_visible(), Partner.id.in_(bindparam("only", expanding=True))
-)
+ONLY: BindParameter[Any] = bindparam("only", expanding=True)
+_SOME_PARTNERS = _Load.of(partners.district_visible(), Partner.id.in_(ONLY), named=True)
 
 
 async def _rows(
