@@ -140,3 +140,20 @@ async def test_a_planned_engagement_takes_no_check_in_until_it_starts(
     assert activated.status_code == 200, activated.text
     accepted = await client.post(url, json=check_in_payload(), headers=actors.district.headers)
     assert accepted.status_code == 201, accepted.text
+
+
+async def test_a_retried_check_in_is_recorded_once(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    engagement_id = await _engagement(app, client, actors)
+    url = f"/v1/engagements/{engagement_id}/check-ins"
+    headers = actors.district.headers | {"Idempotency-Key": f"check-in-{engagement_id}"}
+    first = await client.post(url, json=check_in_payload(), headers=headers)
+    again = await client.post(url, json=check_in_payload(), headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    listed = await client.get(url, headers=actors.district.headers)
+    assert [item["id"] for item in listed.json()["items"]] == [first.json()["id"]]
+    other = await client.post(url, json=check_in_payload(progress="met"), headers=headers)
+    assert other.status_code == 409
