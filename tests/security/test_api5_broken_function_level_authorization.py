@@ -40,10 +40,14 @@ def _ids(actors: Actors) -> dict[str, str]:
     )
 
 
+def _callers(actors: Actors) -> dict[str, dict[str, str]]:
+    return {"anonymous": {}, "district": actors.district.headers, "admin": actors.admin.headers}
+
+
 async def test_undocumented_methods_are_405_for_every_caller(
     client: httpx.AsyncClient, actors: Actors
 ) -> None:
-    callers = {"anonymous": {}, "district": actors.district.headers, "admin": actors.admin.headers}
+    callers = _callers(actors)
     wrong = []
     for path, operations in SPEC["paths"].items():
         # HEAD is served wherever GET is (`app.core.middleware.HeadAsGet`), undocumented.
@@ -65,7 +69,7 @@ async def test_undocumented_methods_are_405_for_every_caller(
 async def test_head_answers_as_get_without_a_body_for_every_caller(
     client: httpx.AsyncClient, actors: Actors
 ) -> None:
-    callers = {"anonymous": {}, "district": actors.district.headers, "admin": actors.admin.headers}
+    callers = _callers(actors)
     different = []
     for path, operations in SPEC["paths"].items():
         if "get" not in operations:
