@@ -2,7 +2,8 @@
 
 Each record is matched on its natural key (need-domain code, rubric name, district NCES id,
 partner name, user email); what already exists is left exactly as it is. Demo partners go
-through the real services: application, review, scores by two reviewers, decision.
+through the real services: application, review, scores by two reviewers, decision, and for a
+few, engagements with districts and their check-ins.
 """
 
 import json
@@ -25,6 +26,9 @@ from app.designations import repository as designations
 from app.districts import repository as districts
 from app.districts import service as district_service
 from app.districts.schemas import DistrictCreate
+from app.engagements import service as engagement_service
+from app.engagements.lifecycle import EngagementStatus
+from app.engagements.schemas import CheckInCreate, EngagementCreate, EngagementUpdate
 from app.evidence import service as evidence_service
 from app.evidence.classifier import Thresholds
 from app.evidence.models import EvidenceDecisionKind
@@ -165,6 +169,30 @@ async def _load_evidence(
         await evidence_service.decide(session, SYSTEM, evidence, verdict, limits)
 
 
+async def _load_engagements(
+    session: AsyncSession, partner: Partner, engagements: list[dict[str, Any]]
+) -> None:
+    """Engage the designated partner as its districts did, with their check-ins: the demo's
+    track records, one good, one middling and one not yet rated."""
+    for demo in engagements:
+        district = await districts.by_nces_id(session, demo.pop("district"))
+        assert district is not None, "demo engagements name demo districts"
+        check_ins = demo.pop("check_ins")
+        end_date = demo.pop("end_date", None)
+        final = EngagementStatus(demo.pop("status"))
+        data = EngagementCreate.model_validate(
+            demo | {"partner_id": partner.id, "district_id": district.id, "status": "active"}
+        )
+        engagement = await engagement_service.create(session, SYSTEM, data)
+        for check_in in check_ins:
+            await engagement_service.check_in(
+                session, SYSTEM, engagement, CheckInCreate.model_validate(check_in)
+            )
+        if final is not EngagementStatus.ACTIVE:
+            ended = EngagementUpdate.model_validate({"status": final, "end_date": end_date})
+            await engagement_service.update(session, SYSTEM, engagement, ended)
+
+
 async def _load_partner(session: AsyncSession, row: dict[str, Any], limits: Thresholds) -> bool:
     if await session.scalar(select(Partner.id).where(Partner.name == row["name"])):
         return False
@@ -172,6 +200,7 @@ async def _load_partner(session: AsyncSession, row: dict[str, Any], limits: Thre
     partner = await partner_service.create(session, SYSTEM, PartnerCreate.model_validate(row))
     await _load_evidence(session, partner, demo.get("demo_evidence", []), limits)
     await _walk(session, partner, demo)
+    await _load_engagements(session, partner, demo.get("demo_engagements", []))
     return True
 
 

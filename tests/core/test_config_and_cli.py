@@ -181,19 +181,30 @@ def test_cli_migrate_seed_and_create_admin(tmp_path: Path) -> None:
     for result in (first, again, made, reused, bad):
         assert TEST_SECRET not in result.stdout + result.stderr
 
-    async def check_key() -> int:
+    async def read_with_key() -> tuple[int, list[int]]:
         app = create_app(
             make_settings(env["REGISTRY_DATABASE_URL"].replace("sqlite://", "sqlite+aiosqlite://"))
         )
         transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            response = await client.get("/v1/users/me", headers={"Authorization": f"Bearer {key}"})
+            response = await client.get("/v1/users/me", headers=headers)
+            engagements = (await client.get("/v1/engagements", headers=headers)).json()["items"]
+            check_ins = [
+                len(
+                    (
+                        await client.get(f"/v1/engagements/{item['id']}/check-ins", headers=headers)
+                    ).json()["items"]
+                )
+                for item in engagements
+            ]
         await app.state.database.dispose()
-        return response.status_code
+        return response.status_code, sorted(check_ins)
 
     import asyncio
 
-    assert asyncio.run(check_key()) == 200
+    # The demo's engagements, with their check-ins, went in through the services once.
+    assert asyncio.run(read_with_key()) == (200, [0, 2, 2, 3])
 
 
 async def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
