@@ -111,9 +111,8 @@ async def create_check_in(
 
     async def create() -> tuple[CheckInRead, str]:
         row = await service.check_in(session, principal, engagement, body)
-        return CheckInRead.model_validate(
-            row
-        ), f"/v1/engagements/{engagement.id}/check-ins/{row.id}"
+        location = f"/v1/engagements/{engagement.id}/check-ins/{row.id}"
+        return CheckInRead.model_validate(row), location
 
     return await idempotency.run(body, create)
 

@@ -36,6 +36,10 @@ class EngagementNotFound(NotFound):
     title = "Engagement not found"
 
 
+class CheckInNotFound(NotFound):
+    title = "Check-in not found"
+
+
 async def _visible_partner(
     session: AsyncSession, actor: Principal, partner_id: uuid.UUID
 ) -> Partner:
@@ -137,18 +141,13 @@ async def update(
     return engagement
 
 
-class CheckInNotFound(NotFound):
-    title = "Check-in not found"
-
-
 async def check_in(
     session: AsyncSession, actor: Principal, engagement: Engagement, data: CheckInCreate
 ) -> CheckIn:
     """Record a check-in; the partner's track record in matches follows from the next match."""
     if engagement.status is EngagementStatus.PLANNED:
         raise Conflict(
-            "A planned engagement has not started: make it active before its first check-in.",
-            allowed=[],
+            "A planned engagement has not started: make it active before its first check-in."
         )
     if data.held_on < engagement.start_date:
         raise InvalidInput(
