@@ -1,14 +1,17 @@
 """Every engagement query, scoped to the caller: its district's or its partner's."""
 
 import uuid
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.engagements.lifecycle import EngagementStatus
 from app.engagements.models import CheckIn, Engagement
+from app.engagements.track_record import track_record
 from app.partners.models import Partner
 
 
@@ -80,3 +83,37 @@ async def get_check_in(
     return await session.scalar(
         select(CheckIn).where(CheckIn.engagement_id == engagement_id, CheckIn.id == check_in_id)
     )
+
+
+def latest_check_in_totals(
+    partner_ids: Select[uuid.UUID] | BindParameter[Any] | list[uuid.UUID],
+) -> Select[uuid.UUID, float, int]:
+    """Per partner of ``partner_ids``, the sum of its engagements' latest check-in scores and
+    how many there are: the latest is where an engagement stands now, or where it ended."""
+    latest_first = (CheckIn.held_on.desc(), CheckIn.created_at.desc(), CheckIn.id.desc())
+    ranked = (
+        select(
+            CheckIn.partner_id,
+            CheckIn.score,
+            func.row_number()
+            # By partner too, so that ix_engagement_check_ins_latest gives the rows in order.
+            .over(partition_by=(CheckIn.partner_id, CheckIn.engagement_id), order_by=latest_first)
+            .label("position"),
+        )
+        .where(CheckIn.partner_id.in_(partner_ids))
+        .subquery()
+    )
+    return (
+        select(ranked.c.partner_id, func.sum(ranked.c.score), func.count())
+        .where(ranked.c.position == 1)
+        .group_by(ranked.c.partner_id)
+    )
+
+
+async def track_record_of(session: AsyncSession, partner_id: uuid.UUID) -> tuple[float | None, int]:
+    """The partner's track record as matching counts it, and how many engagements it rests on."""
+    row = (await session.execute(latest_check_in_totals([partner_id]))).first()
+    if row is None:
+        return None, 0
+    _partner_id, total, engagements = row
+    return track_record(total, engagements), engagements

@@ -39,8 +39,9 @@ from sqlalchemy.orm import undefer
 from sqlalchemy.sql.elements import BindParameter
 
 from app.auth.principal import Principal
+from app.engagements import repository as engagements
 from app.engagements.lifecycle import EngagementStatus
-from app.engagements.models import CheckIn, Engagement
+from app.engagements.models import Engagement
 from app.engagements.track_record import track_record
 from app.evidence.classifier import Study, Tier
 from app.evidence.models import Evidence, EvidenceFinding, EvidenceStatus
@@ -201,7 +202,7 @@ class _Load:
             # A reload's check-ins by the named partners alone: through the id subquery,
             # PostgreSQL scanned every partner in parallel (12 ms for 128 partners against
             # 3 ms). A partner's rows are used only if it is visible (`partners` above).
-            check_ins=_check_in_totals(ONLY if named else ids),
+            check_ins=engagements.latest_check_in_totals(ONLY if named else ids),
         )
 
 
@@ -263,29 +264,6 @@ def _latest_approving_reviews(ids: Select[uuid.UUID]) -> Subquery:
         .subquery()
     )
     return select(ranked).where(ranked.c.position == 1).subquery()
-
-
-def _check_in_totals(ids: Select[uuid.UUID] | BindParameter[Any]) -> _Statement:
-    """Per partner, the sum of its engagements' latest check-in scores and how many there are:
-    the latest is where an engagement stands now, or where it ended."""
-    latest_first = (CheckIn.held_on.desc(), CheckIn.created_at.desc(), CheckIn.id.desc())
-    ranked = (
-        select(
-            CheckIn.partner_id,
-            CheckIn.score,
-            func.row_number()
-            # By partner too, so that ix_engagement_check_ins_latest gives the rows in order.
-            .over(partition_by=(CheckIn.partner_id, CheckIn.engagement_id), order_by=latest_first)
-            .label("position"),
-        )
-        .where(CheckIn.partner_id.in_(ids))
-        .subquery()
-    )
-    return (
-        select(ranked.c.partner_id, func.sum(ranked.c.score), func.count())
-        .where(ranked.c.position == 1)
-        .group_by(ranked.c.partner_id)
-    )
 
 
 _EVERY_PARTNER = _Load.of(partners.district_visible())

@@ -17,6 +17,7 @@ from app.core.errors import problem_responses, render
 from app.core.etag import IfMatch, check_if_match, etag
 from app.core.pagination import Cursor, Limit, Page, paginate
 from app.core.schemas import ShortText
+from app.engagements import repository as engagements
 from app.idempotency.service import IdempotencyDep
 from app.partners import repository as partners
 from app.partners.dependencies import PartnerNotFound, VisiblePartner
@@ -25,6 +26,7 @@ from app.reviews.dependencies import SheetNotFound, ValidRubric, VisibleReview
 from app.reviews.models import Review, Rubric
 from app.reviews.schemas import (
     DecisionCreate,
+    PartnerFacts,
     PartnerReviewRead,
     ReviewCreate,
     ReviewRead,
@@ -32,6 +34,7 @@ from app.reviews.schemas import (
     RubricRead,
     ScoresPut,
     SheetRead,
+    TrackRecordRead,
     partner_review_read,
     review_read,
     rubric_read,
@@ -43,22 +46,29 @@ router = APIRouter(tags=["due diligence"])
 READ_ERRORS = problem_responses(401, 403, 404, 422)
 
 
-async def _evidence_tiers(
+async def _facts(session: AsyncSession, partner_id: uuid.UUID) -> PartnerFacts:
+    """The tiers and track record state staff weigh for the evidence and track-record criteria."""
+    value, engagements_rated = await engagements.track_record_of(session, partner_id)
+    return PartnerFacts(
+        evidence_tiers=await repository.evidence_tiers(session, partner_id),
+        track_record=TrackRecordRead(value=value, engagements=engagements_rated),
+    )
+
+
+async def _partner_facts(
     session: AsyncSession, principal: Principal, partner_id: uuid.UUID
-) -> dict[str, int]:
-    """The tiers state staff weigh for the evidence criterion; others never see them here."""
-    if not principal.is_state_staff:
-        return {}
-    return await repository.evidence_tiers(session, partner_id)
+) -> PartnerFacts | None:
+    """State staff's facts of the partner; others never see them here."""
+    return await _facts(session, partner_id) if principal.is_state_staff else None
 
 
 def _view(
-    principal: Principal, review: Review, tiers: dict[str, int]
+    principal: Principal, review: Review, facts: PartnerFacts | None
 ) -> ReviewRead | PartnerReviewRead:
     """State staff see everything; the reviewed partner sees the decision, never the scores."""
-    if not principal.is_state_staff:
+    if facts is None:
         return partner_review_read(review)
-    return review_read(review, service.summary(review), tiers)
+    return review_read(review, service.summary(review), facts)
 
 
 @router.get("/rubrics", responses=problem_responses(401, 422))
@@ -120,9 +130,7 @@ async def open_review(
 
     async def create() -> tuple[ReviewRead, str]:
         review = await service.open_review(session, staff, partner, body)
-        view = review_read(
-            review, service.summary(review), await repository.evidence_tiers(session, partner.id)
-        )
+        view = review_read(review, service.summary(review), await _facts(session, partner.id))
         return view, f"/v1/reviews/{review.id}"
 
     return await idempotency.run(body, create)
@@ -144,9 +152,9 @@ async def list_partner_reviews(
         cursor,
         limit,
     )
-    # Every review on the page is of this one partner: its tiers are read once.
-    tiers = await _evidence_tiers(session, principal, partner.id)
-    items = [_view(principal, review, tiers) for review in reviews]
+    # Every review on the page is of this one partner: its facts are read once.
+    facts = await _partner_facts(session, principal, partner.id)
+    items = [_view(principal, review, facts) for review in reviews]
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -154,7 +162,7 @@ async def list_partner_reviews(
 async def read_review(
     principal: StaffOrPartner, review: VisibleReview, session: SessionDep
 ) -> ReviewRead | PartnerReviewRead:
-    return _view(principal, review, await _evidence_tiers(session, principal, review.partner_id))
+    return _view(principal, review, await _partner_facts(session, principal, review.partner_id))
 
 
 @router.get("/reviews/{review_id}/scores", responses=READ_ERRORS)
@@ -229,9 +237,7 @@ async def decide_review(
         decided = await service.decide(
             session, staff, review, partner, body, settings.designation_term_months
         )
-        view = review_read(
-            decided, service.summary(decided), await repository.evidence_tiers(session, partner.id)
-        )
+        view = review_read(decided, service.summary(decided), await _facts(session, partner.id))
         return view, f"/v1/reviews/{review.id}"
 
     return await idempotency.run(body, create)

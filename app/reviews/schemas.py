@@ -1,4 +1,5 @@
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Self
@@ -184,6 +185,24 @@ class Scoring(BaseModel):
     unscored_required: list[str]
 
 
+class TrackRecordRead(BaseModel):
+    """The partner's track record as matching counts it, for the track-record criterion."""
+
+    value: float | None = Field(
+        description="0 to 1, from the latest check-in of each of its engagements; null without "
+        "any (matching then counts 0.5)."
+    )
+    engagements: int = Field(description="How many engagements with a check-in it rests on.")
+
+
+@dataclass(frozen=True)
+class PartnerFacts:
+    """What the registry itself knows of the partner, shown beside the reviewers' scores."""
+
+    evidence_tiers: dict[str, int]
+    track_record: TrackRecordRead
+
+
 class ReviewRead(BaseModel):
     """The full review, for state staff."""
 
@@ -196,6 +215,7 @@ class ReviewRead(BaseModel):
     evidence_tiers: dict[str, int] = Field(
         description="The partner's accepted ESSA tier per need domain, for the evidence criterion."
     )
+    track_record: TrackRecordRead
     sheets: list[SheetRead]
     scoring: Scoring
     decision: ReviewDecisionRead | None
@@ -244,7 +264,7 @@ def _state(review: Review) -> ReviewState:
     return ReviewState.OPEN if review.decision is None else ReviewState.DECIDED
 
 
-def review_read(review: Review, summary: Summary, evidence_tiers: dict[str, int]) -> ReviewRead:
+def review_read(review: Review, summary: Summary, facts: PartnerFacts) -> ReviewRead:
     decision = review.decision
     return ReviewRead(
         id=review.id,
@@ -253,7 +273,8 @@ def review_read(review: Review, summary: Summary, evidence_tiers: dict[str, int]
         state=_state(review),
         opened_by=review.opened_by,
         created_at=review.created_at,
-        evidence_tiers=evidence_tiers,
+        evidence_tiers=facts.evidence_tiers,
+        track_record=facts.track_record,
         sheets=[sheet_read(sheet) for sheet in review.sheets],
         scoring=Scoring(
             overall=summary.overall,

@@ -9,12 +9,16 @@ import pytest
 from fastapi import FastAPI
 
 from app.core.base import utcnow
+from app.engagements.track_record import QUALITIES
 from tests.factories import (
     DEFAULT_CRITERIA,
     DEFAULT_RUBRIC,
     Actor,
     Actors,
+    check_in_payload,
     create_partner,
+    designate,
+    engagement_payload,
     force_partner_state,
     make_actor,
     move_partner,
@@ -134,9 +138,47 @@ async def test_only_partners_under_review_are_reviewed_once_at_a_time(
     assert review["rubric"]["name"] == DEFAULT_RUBRIC["name"]
     assert review["state"] == "open"
     assert review["evidence_tiers"] == {"staffing": 2}
+    assert review["track_record"] == {"value": None, "engagements": 0}
     assert review["scoring"]["overall"] is None
     again = await client.post(url, json={}, headers=actors.admin.headers)
     assert again.status_code == 409
+
+
+async def test_a_renewal_review_shows_the_track_record_from_check_ins(
+    client: httpx.AsyncClient, actors: Actors, app: FastAPI
+) -> None:
+    partner = await create_partner(client, actors.admin)
+    await designate(app, partner["id"])
+    engagement = await client.post(
+        "/v1/engagements",
+        json=engagement_payload(partner["id"], actors.district_record["id"]),
+        headers=actors.district.headers,
+    )
+    assert engagement.status_code == 201, engagement.text
+    top = check_in_payload(progress="met", ratings=dict.fromkeys(QUALITIES, 4))
+    checked = await client.post(
+        f"/v1/engagements/{engagement.json()['id']}/check-ins",
+        json=top,
+        headers=actors.district.headers,
+    )
+    assert checked.status_code == 201, checked.text
+    renewing = await client.post(
+        f"/v1/partners/{partner['id']}/status",
+        json={"status": "under_review"},
+        headers=actors.admin.headers,
+    )
+    assert renewing.status_code == 200, renewing.text
+
+    review = await _open(client, actors.reviewer, partner["id"])
+    # As matching counts it: one engagement at 1, pulled towards 0.5 by two at 0.5.
+    expected = {"value": pytest.approx(2 / 3), "engagements": 1}
+    assert review["track_record"] == expected
+    read = await client.get(f"/v1/reviews/{review['id']}", headers=actors.admin.headers)
+    assert read.json()["track_record"] == expected
+    own = await make_actor(app, "partner", partner_id=partner["id"])
+    seen = await client.get(f"/v1/reviews/{review['id']}", headers=own.headers)
+    assert seen.status_code == 200
+    assert "track_record" not in seen.json()
 
 
 async def test_scores_combine_per_criterion_then_by_weight(
