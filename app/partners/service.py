@@ -39,19 +39,13 @@ async def _check_need_domains(session: AsyncSession, codes: list[str]) -> None:
 
 
 def _set_facets(partner: Partner, values: dict[str, Any]) -> None:
-    # Rows of a facet whose values stay are kept, so that a PATCH repeating them writes nothing.
-    replaced = {
-        FACET_FIELDS[field]
-        for field, facet_values in values.items()
-        if sorted(map(str, facet_values)) != partner.values(FACET_FIELDS[field])
-    }
-    kept = [row for row in partner.facets if row.facet not in replaced]
-    for field, facet_values in values.items():
-        facet = FACET_FIELDS[field]
-        if facet in replaced:
-            kept += [PartnerFacet(facet=facet, value=str(value)) for value in facet_values]
-    if replaced:
-        partner.facets = kept
+    # Only facets whose values change are rewritten, so that a PATCH repeating them writes nothing.
+    wanted = {FACET_FIELDS[field]: sorted(map(str, given)) for field, given in values.items()}
+    changed = {facet: new for facet, new in wanted.items() if new != partner.values(facet)}
+    if changed:
+        kept = [row for row in partner.facets if row.facet not in changed]
+        added = [PartnerFacet(facet=f, value=value) for f, new in changed.items() for value in new]
+        partner.facets = kept + added
 
 
 def _snapshot(partner: Partner, principal: Principal) -> dict[str, Any]:
