@@ -17,7 +17,13 @@ from app.auth.schemas import (
     UserUpdate,
 )
 from app.core.db import SessionDep
-from app.core.errors import NotFound, Unauthorized, problem_responses, render
+from app.core.errors import (
+    NotFound,
+    Unauthorized,
+    UnsupportedMediaType,
+    problem_responses,
+    render,
+)
 from app.core.etag import IfMatch, check_if_match, etag
 from app.core.pagination import Cursor, Limit, Page, paginate
 from app.idempotency.service import IdempotencyDep
@@ -25,13 +31,31 @@ from app.idempotency.service import IdempotencyDep
 router = APIRouter()
 
 AUTH_ERRORS = problem_responses(401, 403)
+FORM_MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+async def _sent_as_a_form(request: Request) -> None:
+    """Refuse a sign-in whose body is not a form.
+
+    Starlette reads any other body, JSON included, as an empty form, so without this the
+    answer would be "field required" for the username and password the client did send.
+    """
+    content_type = request.headers.get("content-type")
+    if content_type is not None:
+        media_type = content_type.partition(";")[0].strip().lower()
+        if media_type not in FORM_MEDIA_TYPES:
+            raise UnsupportedMediaType(
+                "Send the sign-in as a form (application/x-www-form-urlencoded) with username "
+                "and password, as OAuth2's password grant does."
+            )
 
 
 @router.post(
     "/auth/token",
     tags=["auth"],
     response_model=TokenRead,
-    responses=problem_responses(400, 401, 422, 429),
+    responses=problem_responses(400, 401, 415, 422, 429),
+    dependencies=[Depends(_sent_as_a_form)],
 )
 async def sign_in(
     request: Request,

@@ -1,7 +1,10 @@
 """Password sign-in, JWT checks, throttling."""
 
+import json
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import httpx
 import jwt
@@ -49,6 +52,41 @@ async def test_unknown_user_and_wrong_password_get_the_same_answer(app: FastAPI)
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
     assert wrong.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "encode", "expected"),
+    [
+        ("application/json", json.dumps, 415),
+        ("text/plain", urlencode, 415),
+        ("application/x-www-form-urlencoded; charset=utf-8", urlencode, 200),
+        ("Application/X-WWW-Form-Urlencoded", urlencode, 200),
+    ],
+)
+async def test_a_sign_in_is_read_only_as_a_form(
+    app: FastAPI, content_type: str, encode: Callable[[dict[str, str]], str], expected: int
+) -> None:
+    actor = await make_actor(app, "state_admin", password=PASSWORD)
+    async with client_at(app, "198.51.100.9") as client:
+        email = await _email_of(client, actor.key)
+        response = await client.post(
+            "/v1/auth/token",
+            content=encode({"username": email, "password": PASSWORD}),
+            headers={"Content-Type": content_type},
+        )
+    assert response.status_code == expected, response.text
+    if expected == 415:
+        assert response.json()["type"].endswith("/unsupported-media-type")
+        assert "application/x-www-form-urlencoded" in response.json()["detail"]
+
+
+async def test_a_sign_in_without_a_body_names_the_missing_fields(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/auth/token")
+    assert response.status_code == 422
+    assert {tuple(issue["loc"]) for issue in response.json()["errors"]} == {
+        ("body", "username"),
+        ("body", "password"),
+    }
 
 
 async def test_failed_sign_ins_are_throttled_per_account(app: FastAPI, settings: Settings) -> None:
