@@ -144,7 +144,7 @@ async def update_user(
     admin: StateAdmin,
     session: SessionDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> UserRead:
     """Deactivate (`is_active: false`) or reactivate a user, or set a new password; send
     `If-Match` with the ETag you read. A deactivated user's tokens and API keys are refused

@@ -84,6 +84,9 @@ class PreconditionRequired(AppError):
     slug = "precondition-required"
     title = "If-Match header required"
 
+    def __init__(self) -> None:
+        super().__init__("Send If-Match with the ETag from your last read.")
+
 
 class PreconditionFailed(AppError):
     status = HTTPStatus.PRECONDITION_FAILED
@@ -193,6 +196,12 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     issues = _public_issues(exc.errors())
     if any(issue["type"] == "json_invalid" for issue in issues):
         return _malformed_body()
+    if any(
+        issue["type"] == "missing" and issue["loc"] == ["header", "If-Match"] for issue in issues
+    ):
+        # The header is required (`app.core.etag.IfMatch`) and documented so; its absence is the
+        # missing precondition RFC 6585 names, whatever else is wrong with the request.
+        return render(PreconditionRequired())
     return problem_response(
         422,
         "Validation error",

@@ -82,7 +82,7 @@ async def update_engagement(
     engagement: VisibleEngagement,
     session: SessionDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> EngagementRead:
     """Change dates, needs or status; an illegal status move answers 409 with `allowed`."""
     check_if_match(if_match, engagement.version)

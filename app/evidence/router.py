@@ -110,7 +110,7 @@ async def update_evidence(
     session: SessionDep,
     limits: ThresholdsDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> EvidenceRead:
     """Correct a `submitted` or `returned` record; it goes back to `submitted` for review."""
     check_if_match(if_match, evidence.version)
@@ -127,7 +127,7 @@ async def decide_evidence(
     session: SessionDep,
     limits: ThresholdsDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> EvidenceRead:
     """Accept, return or reject a submitted record; accepting updates the partner's tiers.
 
@@ -161,11 +161,11 @@ async def upload_evidence_document(
     storage: StorageDep,
     settings: SettingsDep,
     response: Response,
+    if_match: IfMatch,
     # Documented by the request body's media types: OpenAPI ignores a Content-Type parameter.
     content_type: Annotated[
         str, Header(alias="Content-Type", max_length=200, include_in_schema=False)
     ] = "",
-    if_match: IfMatch = None,
 ) -> EvidenceRead:
     """Attach the study PDF: the raw bytes as the body, `Content-Type: application/pdf`.
 

@@ -70,7 +70,7 @@ async def update_needs_profile(
     principal: StaffOrDistrict,
     session: SessionDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> NeedsProfileRead:
     """Change the fields sent; send `If-Match` with the ETag you read."""
     check_if_match(if_match, profile.version)

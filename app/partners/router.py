@@ -87,7 +87,7 @@ async def update_partner(
     partner: VisiblePartner,
     session: SessionDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> PartnerRead:
     """Change profile fields; send `If-Match` with the ETag you read."""
     check_if_match(if_match, partner.version)
@@ -96,7 +96,8 @@ async def update_partner(
     return partner_read(partner, principal, utcnow())
 
 
-@router.post("/{partner_id}/status", responses=WRITE_ERRORS)
+# No If-Match: the lifecycle's own rules refuse a stale move (409); 412 is a lost race.
+@router.post("/{partner_id}/status", responses=problem_responses(401, 403, 404, 409, 412, 422))
 async def change_partner_status(
     body: StatusChange,
     principal: StaffOrPartner,

@@ -14,7 +14,7 @@ from app.auth.dependencies import (
 from app.auth.principal import Principal
 from app.core.db import SessionDep
 from app.core.errors import problem_responses, render
-from app.core.etag import IfMatch, check_if_match, etag
+from app.core.etag import IfMatchToReplace, check_if_match, etag
 from app.core.pagination import Cursor, Limit, Page, paginate
 from app.core.schemas import ShortText
 from app.engagements import repository as engagements
@@ -188,7 +188,7 @@ async def put_my_scores(
     review: VisibleReview,
     session: SessionDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatchToReplace = None,
 ) -> SheetRead | Response:
     """Record your conflict-of-interest statement and scores.
 

@@ -50,6 +50,11 @@ async def test_patch_requires_if_match_and_rejects_stale_versions(
     missing = await client.patch(url, json={"capacity": 9}, headers=admin.headers)
     assert missing.status_code == 428
     assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["type"].endswith("/precondition-required")
+    # The missing precondition is named even when the body is wrong too.
+    invalid = await client.patch(url, json={"capacity": -1}, headers=admin.headers)
+    assert invalid.status_code == 428
+    assert (await client.get(url, headers=admin.headers)).json()["version"] == 1
 
     ok = await client.patch(url, json={"capacity": 9}, headers=admin.headers | {"If-Match": '"1"'})
     assert ok.status_code == 200
