@@ -5,11 +5,11 @@ from fastapi import APIRouter, Response, status
 from app.auth.dependencies import CurrentPrincipal, StateAdmin
 from app.core.db import SessionDep
 from app.core.errors import NotFound, problem_responses
-from app.core.etag import etag
+from app.core.etag import IfMatch, check_if_match, etag
 from app.core.pagination import Cursor, Limit, Page, paginate
 from app.districts import repository, service
 from app.districts.models import District
-from app.districts.schemas import DistrictCreate, DistrictRead
+from app.districts.schemas import DistrictCreate, DistrictRead, DistrictUpdate
 from app.idempotency.service import IdempotencyDep
 
 router = APIRouter(prefix="/districts", tags=["districts"])
@@ -52,5 +52,27 @@ async def read_district(
     district = await repository.get(session, principal, district_id)
     if district is None:
         raise NotFound(f"No district {district_id}.")
+    response.headers["ETag"] = etag(district.version)
+    return DistrictRead.model_validate(district)
+
+
+@router.patch("/{district_id}", responses=problem_responses(401, 403, 404, 409, 412, 422, 428))
+async def update_district(
+    district_id: uuid.UUID,
+    body: DistrictUpdate,
+    session: SessionDep,
+    admin: StateAdmin,
+    response: Response,
+    if_match: IfMatch,
+) -> DistrictRead:
+    """Correct the district or bring it up to date: a new year's enrollment, its ESSA status.
+
+    Matches read the district when they are made; stored matches keep what they used.
+    """
+    district = await repository.get(session, admin, district_id)
+    if district is None:
+        raise NotFound(f"No district {district_id}.")
+    check_if_match(if_match, district.version)
+    await service.update(session, admin, district, body)
     response.headers["ETag"] = etag(district.version)
     return DistrictRead.model_validate(district)

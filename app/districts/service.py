@@ -1,21 +1,49 @@
+from typing import Any
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import record
+from app.audit.service import diff, record
 from app.auth.principal import Principal
+from app.core.base import utcnow
 from app.core.errors import Conflict
 from app.districts.models import District
-from app.districts.schemas import DistrictCreate
+from app.districts.schemas import DistrictCreate, DistrictRead, DistrictUpdate
+
+
+def _snapshot(district: District) -> dict[str, Any]:
+    return DistrictRead.model_validate(district).model_dump(
+        mode="json", exclude={"id", "version", "created_at", "updated_at"}
+    )
+
+
+async def _flush_with_unique_nces_id(session: AsyncSession, nces_id: str) -> None:
+    # The unique index decides, not a look first: two writes at once both find nothing.
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(f"A district with NCES id {nces_id} already exists.") from None
 
 
 async def create(session: AsyncSession, actor: Principal, data: DistrictCreate) -> District:
     district = District(**data.model_dump())
     session.add(district)
-    # The unique index decides, not a look first: two creates at once both find nothing.
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict(f"A district with NCES id {data.nces_id} already exists.") from None
+    await _flush_with_unique_nces_id(session, data.nces_id)
     await record(session, actor, "district.created", "district", district.id, data.model_dump())
+    return district
+
+
+async def update(
+    session: AsyncSession, actor: Principal, district: District, data: DistrictUpdate
+) -> District:
+    before = _snapshot(district)
+    for field, value in data.model_dump(exclude_unset=True).items():
+        setattr(district, field, value)
+    changed = diff(before, _snapshot(district))
+    if not changed:
+        return district  # nothing to write: the version stays
+    district.updated_at = utcnow()
+    await _flush_with_unique_nces_id(session, district.nces_id)
+    await record(session, actor, "district.updated", "district", district.id, changed)
     return district

@@ -111,6 +111,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/v1/districts/{district_id}"): Case(
         only({"state_admin": 200, "state_reviewer": 200, "district": 200}, others=404)
     ),
+    ("PATCH", "/v1/districts/{district_id}"): Case(
+        only({"state_admin": 200}), json=lambda c: {"enrollment": 4321}, headers=IF_MATCH_1
+    ),
     ("GET", "/v1/audit-events"): Case(only({"state_admin": 200, "state_reviewer": 200})),
     ("GET", "/v1/rubrics"): Case(everyone(200)),
     ("POST", "/v1/rubrics"): Case(only({"state_admin": 201}), json=lambda c: rubric_payload()),

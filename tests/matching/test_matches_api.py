@@ -451,6 +451,32 @@ async def test_a_stored_match_never_changes(
     assert _result(fresh, partner_id) is None
 
 
+async def test_a_match_reads_the_district_as_it_is_now(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    district_id, region, user = await _district(app, client, actors.admin)
+    elsewhere = unique("r")
+    here = await _partner(app, client, actors, region)
+    there = await _partner(app, client, actors, elsewhere)
+    profile = await create_needs(client, user, district_id)
+    before = await _match(client, user, needs_id=profile["id"])
+    assert _result(before, here) is not None
+    assert _result(before, there) is None
+
+    moved = await client.patch(
+        f"/v1/districts/{district_id}",
+        json={"region": elsewhere},
+        headers=actors.admin.headers | {"If-Match": '"1"'},
+    )
+    assert moved.status_code == 200, moved.text
+
+    after = await _match(client, user, needs_id=profile["id"])
+    assert _result(after, there) is not None
+    assert _result(after, here) is None
+    stored = await client.get(f"/v1/matches/{before['id']}", headers=user.headers)
+    assert stored.json() == before
+
+
 async def test_a_stored_profile_and_the_same_profile_inline_are_matched_on_the_same_inputs(
     app: FastAPI, client: httpx.AsyncClient, actors: Actors
 ) -> None:
