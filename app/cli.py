@@ -3,7 +3,9 @@ generate-national."""
 
 import asyncio
 import json
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import ConfigurationError, Environment, Settings, load_settings
 from app.core.db import Database
+from app.core.metrics import MULTIPROCESS_DIRECTORY
 from app.core.migrations import upgrade
 
 T = TypeVar("T")
@@ -85,17 +88,22 @@ def serve(
 ) -> None:
     """Serve the API with uvicorn."""
     settings = _settings()
-    uvicorn.run(
-        "app.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        # No access log (it would carry query strings) and no `server: uvicorn` banner.
-        access_log=False,
-        server_header=False,
-        log_level="info" if settings.env is Environment.DEVELOPMENT else "warning",
-    )
+    with tempfile.TemporaryDirectory(prefix="registry-metrics-") as metrics_directory:
+        if workers > 1:
+            # Each worker's metrics in files of this run's own, so that /metrics, whichever
+            # worker answers, sums them all (app.core.metrics). Workers import afresh, after this.
+            os.environ.setdefault(MULTIPROCESS_DIRECTORY, metrics_directory)
+        uvicorn.run(
+            "app.main:app",
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+            # No access log (it would carry query strings) and no `server: uvicorn` banner.
+            access_log=False,
+            server_header=False,
+            log_level="info" if settings.env is Environment.DEVELOPMENT else "warning",
+        )
 
 
 @cli.command("create-admin")

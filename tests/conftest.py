@@ -24,6 +24,7 @@ from seed.loader import load_reference
 from tests.factories import Actor, Actors, make_actor
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
+TEST_METRICS_TOKEN = "metrics-token-used-by-the-tests-only-0123456789"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/registry_test"
 
 

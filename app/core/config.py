@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=20, ge=1, le=500)
     database_pool_timeout_seconds: float = Field(default=10, gt=0, le=300)
     secret_key: SecretStr = SecretStr("")
+    # The scraper's own credential for /metrics, good for nothing else; unset, /metrics is off.
+    metrics_token: SecretStr = SecretStr("")
 
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     token_issuer: str = "partner-registry"
@@ -141,6 +143,17 @@ class Settings(BaseSettings):
                 f"REGISTRY_SECRET_KEY is too predictable; generate one: {GENERATE_SECRET}"
             )
         return self
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_long_enough(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if token and len(token) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_LENGTH} characters long; generate one: "
+                f"{GENERATE_SECRET}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _match_weights_sum_to_one(self) -> Self:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import BodyTooLarge, body_too_large, problem_response
+from app.core.metrics import RequestMetrics
 
 log = structlog.get_logger("registry.http")
 
@@ -125,7 +126,11 @@ class HeadAsGet:
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+        as_get = {**scope, "method": "GET"}
+        await self.app(as_get, receive, send_headers_only)
+        if "route" in as_get:
+            # The route the router chose, for the request's metrics outside.
+            scope["route"] = as_get["route"]
 
 
 SECURITY_HEADERS = {
@@ -166,10 +171,12 @@ class SecurityHeaders:
 
 
 class RequestLog:
-    """One structured line per request, with an id the client can quote."""
+    """One structured line per request, with an id the client can quote, and its count and
+    time in the metrics by route template."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.metrics = RequestMetrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -189,12 +196,14 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            self.metrics.observe(scope["method"], self.metrics.route(scope), status, seconds)
             log.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
-                ms=round((time.perf_counter() - started) * 1000, 1),
+                ms=round(seconds * 1000, 1),
                 request_id=request_id,
             )
 

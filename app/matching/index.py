@@ -12,6 +12,7 @@ building them whole for every change would stop the worker for a tenth of a seco
 """
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable, Collection
 from datetime import date, datetime
@@ -19,6 +20,7 @@ from typing import Annotated
 
 import structlog
 from fastapi import Depends, Request
+from prometheus_client import Counter, Histogram
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +38,24 @@ log = structlog.get_logger()
 # and a whole build, about a tenth of a second in which the worker answers nothing, comes once
 # per this many.
 REBUILD_AFTER = 1024
+
+LOAD_SECONDS = Histogram(
+    "registry_match_index_load_seconds",
+    "Loads into a worker's match index, arrays included: `start` reads every partner once, "
+    "`changes` the partners changed since (the matches of that worker wait for it).",
+    ["kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+PARTNERS_LOADED = Counter(
+    "registry_match_index_partners_loaded",
+    "Partners read into the match index, by kind of load (see the load seconds).",
+    ["kind"],
+)
+
+
+def _count_load(kind: str, started: float, partners: int) -> None:
+    LOAD_SECONDS.labels(kind).observe(time.perf_counter() - started)
+    PARTNERS_LOADED.labels(kind).inc(partners)
 
 
 def _term(entry: IndexedPartner) -> Term | None:
@@ -101,10 +121,12 @@ class MatchIndex:
                 if self._version is None:
                     # The version first: a change committed during the load is loaded again
                     # next time, where reading it last could skip it.
+                    started = time.perf_counter()
                     version = await repository.change_version(session)
                     loaded = await repository.load_partners(session)
                     self._apply(loaded, loaded.keys())
                     self._version = version
+                    _count_load("start", started, len(loaded))
         # Also after waiting for the first load: a change committed while it ran may be
         # visible to this session and missing from what the load read.
         held = self._version
@@ -120,9 +142,11 @@ class MatchIndex:
                     return
                 changed = await repository.changes_since(session, self._version)
             if changed:
+                started = time.perf_counter()
                 loaded = await repository.load_partners(session, changed.keys())
                 self._apply(loaded, changed.keys())
                 self._version = max(changed.values())
+                _count_load("changes", started, len(changed))
 
     def _apply(
         self, loaded: dict[uuid.UUID, IndexedPartner], changed: Collection[uuid.UUID]

@@ -66,6 +66,8 @@ IF_MATCH_1 = {"If-Match": '"1"'}
 MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/healthz"): Case(everyone(200, anonymous=200)),
     ("GET", "/readyz"): Case(everyone(200, anonymous=200)),
+    # Off in the tests' settings; no user's credential opens it (tests/core/test_metrics.py).
+    ("GET", "/metrics"): Case(everyone(404, anonymous=404)),
     ("POST", "/v1/auth/token"): Case(
         everyone(401, anonymous=401), form={"username": "nobody@example.org", "password": "x"}
     ),

@@ -27,7 +27,7 @@ from app.core.db import Database
 from app.core.migrations import upgrade
 from app.main import create_app
 from seed.loader import load_reference
-from tests.conftest import TEST_SECRET, make_settings
+from tests.conftest import TEST_METRICS_TOKEN, TEST_SECRET, make_settings
 from tests.factories import make_actor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +53,7 @@ def environment(database_url: str, workdir: Path) -> dict[str, str]:
         "REGISTRY_DATABASE_URL": plain_url(database_url),
         "REGISTRY_ENV": "test",
         "REGISTRY_SECRET_KEY": TEST_SECRET,
+        "REGISTRY_METRICS_TOKEN": TEST_METRICS_TOKEN,
         "REGISTRY_STORAGE_ROOT": str(workdir / "storage"),
     }
 

@@ -18,7 +18,7 @@ from app.main import create_app
 from tests.security.helpers import SPEC, assert_problem, fill, spec_operations
 
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
-UNVERSIONED = {"/healthz", "/readyz"}
+UNVERSIONED = {"/healthz", "/readyz", "/metrics"}
 ANY_ID = "00000000-0000-0000-0000-000000000001"
 
 
@@ -116,7 +116,6 @@ async def test_no_other_version_or_alias_of_a_route_answers(
         "/v1/debug",
         "/v1/internal",
         "/v1/admin",
-        "/metrics",
         "/graphql",
         "/actuator/health",
         "/server-status",
