@@ -17,6 +17,7 @@ class Match(IdMixin, Base):
     __tablename__ = "matches"
     __table_args__ = (
         Index("ix_matches_district", "district_id", "created_at", "id"),
+        Index("ix_matches_needs", "needs_id", "created_at", "id"),
         Index("ix_matches_created", "created_at", "id"),
     )
 

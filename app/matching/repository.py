@@ -76,10 +76,14 @@ def _scope(principal: Principal) -> ColumnElement[bool]:
     return false()
 
 
-def list_query(principal: Principal, district_id: uuid.UUID | None) -> Select[Match]:
+def list_query(
+    principal: Principal, district_id: uuid.UUID | None, needs_id: uuid.UUID | None
+) -> Select[Match]:
     conditions = [_scope(principal)]
     if district_id is not None:
         conditions.append(Match.district_id == district_id)
+    if needs_id is not None:
+        conditions.append(Match.needs_id == needs_id)
     return select(Match).where(*conditions)
 
 

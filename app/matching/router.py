@@ -53,13 +53,15 @@ async def list_matches(
     principal: StaffOrDistrict,
     session: SessionDep,
     district_id: uuid.UUID | None = None,
+    needs_id: uuid.UUID | None = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[MatchSummary]:
-    """Stored matches, oldest first: a district's own, or every district's for state staff."""
+    """Stored matches, oldest first: a district's own, or every district's for state staff;
+    `needs_id` keeps those of one stored needs profile."""
     matches, next_cursor = await paginate(
         session,
-        repository.list_query(principal, district_id),
+        repository.list_query(principal, district_id, needs_id),
         [Match.created_at, Match.id],
         cursor,
         limit,

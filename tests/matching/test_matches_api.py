@@ -212,6 +212,30 @@ async def test_who_may_match_and_read_matches(
     assert (await client.get("/v1/matches", headers=actors.partner.headers)).status_code == 403
 
 
+async def test_stored_matches_are_listed_by_needs_profile(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    district_id, _region, user = await _district(app, client, actors.admin)
+    _other_id, _other_region, other = await _district(app, client, actors.admin)
+    lincoln = await create_needs(client, user, district_id, school_name="Lincoln Elementary")
+    grant = await create_needs(client, user, district_id, school_name="Grant Middle")
+    first = await _match(client, user, needs_id=lincoln["id"])
+    await _match(client, user, needs_id=grant["id"])
+    second = await _match(client, actors.reviewer, needs_id=lincoln["id"])
+
+    for reader in (user, actors.admin):
+        listed = await client.get(
+            "/v1/matches", params={"needs_id": lincoln["id"]}, headers=reader.headers
+        )
+        assert listed.status_code == 200
+        assert [item["id"] for item in listed.json()["items"]] == [first["id"], second["id"]]
+    # Another district's filter finds nothing of this one, as every list it reads.
+    elsewhere = await client.get(
+        "/v1/matches", params={"needs_id": lincoln["id"]}, headers=other.headers
+    )
+    assert elsewhere.json()["items"] == []
+
+
 async def test_bad_requests_are_422_and_keys_replay(
     app: FastAPI, client: httpx.AsyncClient, actors: Actors
 ) -> None:
