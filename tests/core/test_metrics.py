@@ -89,7 +89,12 @@ async def test_requests_are_counted_by_method_route_template_and_status(
 
     def requests(method: str, route: str, status: str) -> float:
         return increase(
-            before, after, "registry_http_requests_total", method=method, route=route, status=status
+            before,
+            after,
+            "registry_http_request_duration_seconds_count",
+            method=method,
+            route=route,
+            status=status,
         )
 
     assert requests("GET", "/healthz", "200") == 3
@@ -100,11 +105,13 @@ async def test_requests_are_counted_by_method_route_template_and_status(
     timed = increase(
         before,
         after,
-        "registry_http_request_duration_seconds_count",
+        "registry_http_request_duration_seconds_bucket",
         method="GET",
         route="/healthz",
+        status="200",
+        le="+Inf",
     )
-    assert timed == 3
+    assert timed == 3  # every one of them in the last, cumulative bucket
 
 
 async def test_match_index_loads_are_counted(

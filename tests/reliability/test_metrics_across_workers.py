@@ -47,7 +47,7 @@ async def test_any_worker_reports_every_workers_counts(
         counted = increase(
             before,
             after,
-            "registry_http_requests_total",
+            "registry_http_request_duration_seconds_count",
             method="GET",
             route="/healthz",
             status="200",
