@@ -4,7 +4,7 @@ from sqlalchemy import ColumnElement, Select, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.districts.models import District
+from app.districts.models import AccountabilityStatus, District
 
 
 def _scope(principal: Principal) -> ColumnElement[bool]:
@@ -15,8 +15,20 @@ def _scope(principal: Principal) -> ColumnElement[bool]:
     return false()
 
 
-def list_query(principal: Principal) -> Select[District]:
-    return select(District).where(_scope(principal))
+def list_query(
+    principal: Principal,
+    nces_id: str | None = None,
+    region: str | None = None,
+    accountability_status: AccountabilityStatus | None = None,
+) -> Select[District]:
+    conditions = [_scope(principal)]
+    if nces_id is not None:
+        conditions.append(District.nces_id == nces_id)
+    if region is not None:
+        conditions.append(District.region == region)
+    if accountability_status is not None:
+        conditions.append(District.accountability_status == accountability_status)
+    return select(District).where(*conditions)
 
 
 async def get(

@@ -8,9 +8,10 @@ from app.core.errors import NotFound, problem_responses
 from app.core.etag import IfMatch, check_if_match, etag
 from app.core.pagination import Cursor, Limit, Page, paginate
 from app.districts import repository, service
-from app.districts.models import District
-from app.districts.schemas import DistrictCreate, DistrictRead, DistrictUpdate
+from app.districts.models import AccountabilityStatus, District
+from app.districts.schemas import DistrictCreate, DistrictRead, DistrictUpdate, NcesId
 from app.idempotency.service import IdempotencyDep
+from app.partners.schemas import Region
 
 router = APIRouter(prefix="/districts", tags=["districts"])
 
@@ -33,11 +34,22 @@ async def create_district(
 
 @router.get("", responses=problem_responses(401, 422))
 async def list_districts(
-    session: SessionDep, principal: CurrentPrincipal, cursor: Cursor = None, limit: Limit = 50
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    nces_id: NcesId | None = None,
+    region: Region | None = None,
+    accountability_status: AccountabilityStatus | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> Page[DistrictRead]:
-    """State staff see every district; a district user sees its own."""
+    """State staff see every district; a district user sees its own. By name; the filters
+    combine (`nces_id` finds one district by its NCES id)."""
     districts, next_cursor = await paginate(
-        session, repository.list_query(principal), [District.name, District.id], cursor, limit
+        session,
+        repository.list_query(principal, nces_id, region, accountability_status),
+        [District.name, District.id],
+        cursor,
+        limit,
     )
     return Page(
         items=[DistrictRead.model_validate(district) for district in districts],

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.factories import Actors, audit_actions, create_district, next_nces_id
+from tests.factories import Actors, audit_actions, create_district, next_nces_id, unique
 
 
 def _if_match(version: int) -> dict[str, str]:
@@ -126,3 +126,29 @@ async def test_only_state_admins_change_districts(
     assert unknown.status_code == 404
     read = await client.get(url, headers=actors.admin.headers)
     assert read.json() == actors.district_record
+
+
+async def test_staff_find_districts_by_nces_id_region_and_status(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    region = unique("r")
+    csi = await create_district(client, actors.admin, region=region, accountability_status="csi")
+    tsi = await create_district(client, actors.admin, region=region, accountability_status="tsi")
+    await create_district(client, actors.admin, accountability_status="csi")
+
+    async def found(headers: dict[str, str], **filters: str) -> list[str]:
+        response = await client.get("/v1/districts", params=filters, headers=headers)
+        assert response.status_code == 200, response.text
+        return [district["id"] for district in response.json()["items"]]
+
+    staff = actors.reviewer.headers
+    assert await found(staff, nces_id=tsi["nces_id"]) == [tsi["id"]]
+    assert sorted(await found(staff, region=region)) == sorted([csi["id"], tsi["id"]])
+    assert await found(staff, region=region, accountability_status="csi") == [csi["id"]]
+    # A district user's list holds its own district at most, whatever the filter.
+    assert await found(actors.district.headers, nces_id=tsi["nces_id"]) == []
+    own = actors.district_record
+    assert await found(actors.district.headers, nces_id=own["nces_id"]) == [own["id"]]
+    for bad in ({"nces_id": "12345"}, {"accountability_status": "failing"}, {"region": "A B"}):
+        response = await client.get("/v1/districts", params=bad, headers=staff)
+        assert response.status_code == 422, bad
