@@ -1,6 +1,7 @@
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from app.auth.dependencies import CurrentPrincipal, StateAdmin
 from app.core.db import SessionDep
@@ -57,23 +58,31 @@ async def list_districts(
     )
 
 
-@router.get("/{district_id}", responses=problem_responses(401, 404))
-async def read_district(
-    district_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, response: Response
-) -> DistrictRead:
+async def visible_district(
+    district_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> District:
+    """The district, if the caller may see it; another district's is a 404 too."""
     district = await repository.get(session, principal, district_id)
     if district is None:
         raise NotFound(f"No district {district_id}.")
+    return district
+
+
+VisibleDistrict = Annotated[District, Depends(visible_district)]
+
+
+@router.get("/{district_id}", responses=problem_responses(401, 404))
+async def read_district(district: VisibleDistrict, response: Response) -> DistrictRead:
     response.headers["ETag"] = etag(district.version)
     return DistrictRead.model_validate(district)
 
 
 @router.patch("/{district_id}", responses=problem_responses(401, 403, 404, 409, 412, 422, 428))
 async def update_district(
-    district_id: uuid.UUID,
     body: DistrictUpdate,
-    session: SessionDep,
     admin: StateAdmin,
+    district: VisibleDistrict,
+    session: SessionDep,
     response: Response,
     if_match: IfMatch,
 ) -> DistrictRead:
@@ -81,9 +90,6 @@ async def update_district(
 
     Matches read the district when they are made; stored matches keep what they used.
     """
-    district = await repository.get(session, admin, district_id)
-    if district is None:
-        raise NotFound(f"No district {district_id}.")
     check_if_match(if_match, district.version)
     await service.update(session, admin, district, body)
     response.headers["ETag"] = etag(district.version)
