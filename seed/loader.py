@@ -1,7 +1,8 @@
 """Load reference data (always) and the demo registry (on request), idempotently.
 
 Each record is matched on its natural key (need-domain code, rubric name, district NCES id,
-partner name, user email); what already exists is left exactly as it is. Demo partners go
+needs-profile title within its district, partner name, user email); what already exists is
+left exactly as it is. Demo partners go
 through the real services: application, review, scores by two reviewers, decision, and for a
 few, engagements with districts and their check-ins.
 """
@@ -25,6 +26,7 @@ from app.core.base import utcnow
 from app.designations import repository as designations
 from app.districts import repository as districts
 from app.districts import service as district_service
+from app.districts.models import District
 from app.districts.schemas import DistrictCreate
 from app.engagements import service as engagement_service
 from app.engagements.lifecycle import EngagementStatus
@@ -34,6 +36,9 @@ from app.evidence.classifier import Thresholds
 from app.evidence.models import EvidenceDecisionKind
 from app.evidence.schemas import DecisionIn, EvidenceCreate
 from app.need_domains.models import NeedDomain
+from app.needs import service as needs_service
+from app.needs.models import NeedsProfile
+from app.needs.schemas import NeedsProfileCreate
 from app.partners import service as partner_service
 from app.partners.lifecycle import PartnerStatus
 from app.partners.models import Partner
@@ -207,17 +212,40 @@ async def _load_partner(session: AsyncSession, row: dict[str, Any], limits: Thre
 async def load_demo(
     session: AsyncSession, *, with_users: bool, limits: Thresholds
 ) -> dict[str, int]:
-    counts = {"districts": 0, "partners": 0, "users": 0}
+    counts = {"districts": 0, "needs_profiles": 0, "partners": 0, "users": 0}
     for row in _read("demo/districts.json"):
-        if await districts.by_nces_id(session, row["nces_id"]) is None:
-            await district_service.create(session, SYSTEM, DistrictCreate.model_validate(row))
+        needs = row.pop("demo_needs", [])
+        district = await districts.by_nces_id(session, row["nces_id"])
+        if district is None:
+            district = await district_service.create(
+                session, SYSTEM, DistrictCreate.model_validate(row)
+            )
             counts["districts"] += 1
+        counts["needs_profiles"] += await _load_needs(session, district, needs)
     for row in _read("demo/partners.json"):
         counts["partners"] += await _load_partner(session, row, limits)
     if with_users:
         for row in _read("demo/users.json"):
             counts["users"] += await _load_user(session, row)
     return counts
+
+
+async def _load_needs(
+    session: AsyncSession, district: District, profiles: list[dict[str, Any]]
+) -> int:
+    """Describe the district's demo needs, so a match can be asked of a stored profile."""
+    titles = set(
+        await session.scalars(
+            select(NeedsProfile.title).where(NeedsProfile.district_id == district.id)
+        )
+    )
+    added = 0
+    for row in profiles:
+        if row["title"] not in titles:
+            data = NeedsProfileCreate.model_validate(row)
+            await needs_service.create(session, SYSTEM, district, data)
+            added += 1
+    return added
 
 
 async def _load_user(session: AsyncSession, row: dict[str, Any]) -> bool:

@@ -164,8 +164,10 @@ def test_cli_migrate_seed_and_create_admin(tmp_path: Path) -> None:
     first = _run(["seed"], env)
     assert first.returncode == 0, first.stderr
     assert "12 partners" in first.stdout
+    assert "3 needs_profiles" in first.stdout
     again = _run(["seed"], env)
     assert "0 partners" in again.stdout
+    assert "0 needs_profiles" in again.stdout
     assert "0 users" in again.stdout
 
     made = _run(["create-admin", "--email", "Chief@Example.org"], env)
@@ -181,7 +183,7 @@ def test_cli_migrate_seed_and_create_admin(tmp_path: Path) -> None:
     for result in (first, again, made, reused, bad):
         assert TEST_SECRET not in result.stdout + result.stderr
 
-    async def read_with_key() -> tuple[int, list[int]]:
+    async def read_with_key() -> tuple[int, list[int], list[int | None]]:
         app = create_app(
             make_settings(env["REGISTRY_DATABASE_URL"].replace("sqlite://", "sqlite+aiosqlite://"))
         )
@@ -198,13 +200,29 @@ def test_cli_migrate_seed_and_create_admin(tmp_path: Path) -> None:
                 )
                 for item in engagements
             ]
+            riverbend = (await client.get("/v1/districts?nces_id=0100001", headers=headers)).json()
+            needs = await client.get(
+                f"/v1/districts/{riverbend['items'][0]['id']}/needs", headers=headers
+            )
+            plan = next(p for p in needs.json()["items"] if p["funding_source"] == "title_i_1003")
+            match = await client.post("/v1/matches", json={"needs_id": plan["id"]}, headers=headers)
+            tiers = [
+                need["tier"]
+                for result in match.json()["results"]
+                for need in result["needs"]
+                if need["covered"]
+            ]
         await app.state.database.dispose()
-        return response.status_code, sorted(check_ins)
+        return response.status_code, sorted(check_ins), tiers
 
     import asyncio
 
+    status, check_ins, tiers = asyncio.run(read_with_key())
     # The demo's engagements, with their check-ins, went in through the services once.
-    assert asyncio.run(read_with_key()) == (200, [0, 2, 2, 3])
+    assert (status, check_ins) == (200, [0, 2, 2, 3])
+    # A stored demo needs profile is matched as it stands, section 1003 rule included.
+    assert tiers
+    assert all(tier is not None and tier <= 3 for tier in tiers)
 
 
 async def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
