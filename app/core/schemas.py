@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -138,6 +138,13 @@ LongText = Annotated[
 Code = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$", min_length=1, max_length=63)
 ]
+
+T = TypeVar("T")
+
+
+def unique(values: list[T]) -> list[T]:
+    """Each value once, in the order first sent: a list that is a set to the registry."""
+    return list(dict.fromkeys(values))
 
 
 def _integral_numbers_as_integers(value: Any) -> Any:

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StrictInt
 
-from app.core.schemas import Code, Omittable, RequestModel, ResponseModel, ShortText
+from app.core.schemas import Code, Omittable, RequestModel, ResponseModel, ShortText, unique
 from app.core.vocabulary import DeliveryMode, GradeBand
 from app.needs.vocabulary import FundingSource
 from app.partners.schemas import MAX_COST, DeliveryModes, GradeBands
@@ -32,10 +32,6 @@ def _distinct_domains(needs: list[NeedIn]) -> list[NeedIn]:
     return needs
 
 
-def _distinct(values: list[str]) -> list[str]:
-    return list(dict.fromkeys(values))
-
-
 Needs = Annotated[
     list[NeedIn],
     Field(min_length=1, max_length=MAX_NEEDS),
@@ -44,7 +40,7 @@ Needs = Annotated[
 StudentGroups = Annotated[
     list[Code],
     Field(max_length=MAX_STUDENT_GROUPS, description="Short codes, e.g. english_learners."),
-    AfterValidator(_distinct),
+    AfterValidator(unique),
 ]
 
 

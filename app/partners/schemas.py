@@ -1,7 +1,7 @@
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, NamedTuple, Self, TypeVar
+from typing import Annotated, NamedTuple, Self
 
 from pydantic import (
     AfterValidator,
@@ -20,6 +20,7 @@ from app.core.schemas import (
     Omittable,
     RequestModel,
     ShortText,
+    unique,
 )
 from app.core.vocabulary import DeliveryMode, GradeBand, Locale
 from app.partners.lifecycle import PartnerStatus
@@ -44,18 +45,11 @@ Website = Annotated[
 ]
 
 
-T = TypeVar("T")
-
-
-def _unique(values: list[T]) -> list[T]:
-    return list(dict.fromkeys(values))
-
-
-NeedDomains = Annotated[list[Code], Field(min_length=1, max_length=20), AfterValidator(_unique)]
-GradeBands = Annotated[list[GradeBand], Field(max_length=4), AfterValidator(_unique)]
-Locales = Annotated[list[Locale], Field(max_length=4), AfterValidator(_unique)]
-Regions = Annotated[list[Region], Field(max_length=60), AfterValidator(_unique)]
-DeliveryModes = Annotated[list[DeliveryMode], Field(max_length=3), AfterValidator(_unique)]
+NeedDomains = Annotated[list[Code], Field(min_length=1, max_length=20), AfterValidator(unique)]
+GradeBands = Annotated[list[GradeBand], Field(max_length=4), AfterValidator(unique)]
+Locales = Annotated[list[Locale], Field(max_length=4), AfterValidator(unique)]
+Regions = Annotated[list[Region], Field(max_length=60), AfterValidator(unique)]
+DeliveryModes = Annotated[list[DeliveryMode], Field(max_length=3), AfterValidator(unique)]
 
 
 class CostRange(RequestModel):
