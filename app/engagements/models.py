@@ -1,7 +1,7 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Date, Float, ForeignKey, Index, Text
+from sqlalchemy import JSON, CheckConstraint, Date, Float, ForeignKey, Index, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.base import Base, IdMixin, TimestampMixin, VersionedMixin, enum_type, utcnow
@@ -23,6 +23,10 @@ class Engagement(IdMixin, TimestampMixin, VersionedMixin, Base):
     district_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("districts.id"))
     needs_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("needs_profiles.id"))
     need_domains: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # School names; empty for the whole district. The default fills rows older than the column.
+    schools: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    # `schemas.Intensity` as a dict: the engagement's days and people.
+    intensity: Mapped[dict[str, int | None] | None] = mapped_column(JSON)
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[EngagementStatus] = mapped_column(

@@ -2,9 +2,17 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Self
 
-from pydantic import Field, StrictInt, WithJsonSchema, model_validator
+from pydantic import AfterValidator, Field, StrictInt, WithJsonSchema, model_validator
 
-from app.core.schemas import Day, LongText, Omittable, RequestModel, ResponseModel
+from app.core.schemas import (
+    Day,
+    LongText,
+    Omittable,
+    RequestModel,
+    ResponseModel,
+    ShortText,
+    unique,
+)
 from app.engagements.lifecycle import INITIAL, EngagementStatus
 from app.engagements.track_record import RATING_MAX, RATING_MIN, Progress
 from app.partners.schemas import NeedDomains
@@ -20,12 +28,36 @@ InitialStatus = Annotated[
     ),
 ]
 
+MAX_SCHOOLS = 200
+
+Schools = Annotated[
+    list[ShortText],
+    Field(max_length=MAX_SCHOOLS, description="The schools served, by name; none: the district."),
+    AfterValidator(unique),
+]
+
+
+class Intensity(RequestModel):
+    """How much both sides put in (the rubric's shared intensity); the dates give the span."""
+
+    days_per_school_year: StrictInt | None = Field(
+        default=None, ge=1, le=366, description="Days the partner works with the schools."
+    )
+    partner_staff: StrictInt | None = Field(
+        default=None, ge=1, le=1000, description="People the partner assigns."
+    )
+    district_staff: StrictInt | None = Field(
+        default=None, ge=1, le=100_000, description="District and school staff who take part."
+    )
+
 
 class EngagementCreate(RequestModel):
     partner_id: uuid.UUID
     district_id: uuid.UUID
     needs_id: uuid.UUID | None = Field(default=None, description="The profile it answers.")
     need_domains: NeedDomains
+    schools: Schools = []
+    intensity: Intensity | None = None
     start_date: Day
     end_date: Day | None = None
     status: InitialStatus = Field(
@@ -42,11 +74,13 @@ class EngagementCreate(RequestModel):
 
 
 class EngagementUpdate(Omittable):
-    """Only the fields sent change; ``end_date`` may be cleared."""
+    """Only the fields sent change; ``end_date`` and ``intensity`` may be cleared."""
 
-    clearable = frozenset({"end_date"})
+    clearable = frozenset({"end_date", "intensity"})
 
     need_domains: NeedDomains | None = None
+    schools: Schools | None = None
+    intensity: Intensity | None = None
     start_date: Day | None = None
     end_date: Day | None = None
     status: EngagementStatus | None = None
@@ -58,6 +92,8 @@ class EngagementRead(ResponseModel):
     district_id: uuid.UUID
     needs_id: uuid.UUID | None
     need_domains: list[str]
+    schools: list[str]
+    intensity: Intensity | None
     start_date: date
     end_date: date | None
     status: EngagementStatus

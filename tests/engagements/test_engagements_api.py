@@ -222,3 +222,60 @@ async def test_a_partner_renewing_a_running_term_can_be_engaged(
     await designate(app, partner_id, status=PartnerStatus.UNDER_REVIEW)
     response = await engage(client, actors.district, partner_id, actors.district_record["id"])
     assert response.status_code == 201, response.text
+
+
+async def test_an_engagement_records_its_schools_and_intensity(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    partner_id = await designated_partner(app, client, actors.admin)
+    district_id = actors.district_record["id"]
+    whole = await engage(client, actors.district, partner_id, district_id)
+    assert (whole.json()["schools"], whole.json()["intensity"]) == ([], None)
+
+    created = await engage(
+        client,
+        actors.district,
+        partner_id,
+        district_id,
+        schools=["Lincoln Elementary", " Lincoln Elementary ", "Oak Middle"],
+        intensity={"days_per_school_year": 60, "partner_staff": 3},
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["schools"] == ["Lincoln Elementary", "Oak Middle"]
+    assert body["intensity"] == {
+        "days_per_school_year": 60,
+        "partner_staff": 3,
+        "district_staff": None,
+    }
+    url = f"/v1/engagements/{body['id']}"
+    assert (await client.get(url, headers=actors.reviewer.headers)).json() == body
+
+    headers = actors.district.headers | {"If-Match": '"1"'}
+    changed = await client.patch(
+        url, json={"schools": ["Oak Middle"], "intensity": None}, headers=headers
+    )
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["schools"], changed.json()["intensity"]) == (["Oak Middle"], None)
+    assert changed.headers["ETag"] == '"2"'
+    events = await client.get(
+        "/v1/audit-events", params={"entity_id": body["id"]}, headers=actors.admin.headers
+    )
+    last = events.json()["items"][-1]
+    assert last["action"] == "engagement.updated"
+    assert last["changes"]["schools"] == [["Lincoln Elementary", "Oak Middle"], ["Oak Middle"]]
+    assert last["changes"]["intensity"][1] is None
+
+    headers = actors.district.headers | {"If-Match": '"2"'}
+    for bad in (
+        {"intensity": {"days_per_school_year": 0}},
+        {"intensity": {"partner_staff": True}},
+        {"intensity": {"hours": 3}},
+        {"schools": None},
+        {"schools": [""]},
+        {"schools": [f"School {n}" for n in range(201)]},
+    ):
+        refused = await client.patch(url, json=bad, headers=headers)
+        assert refused.status_code == 422, bad
+        assert refused.headers["content-type"] == "application/problem+json"
+    assert (await client.get(url, headers=actors.district.headers)).headers["ETag"] == '"2"'
