@@ -2,11 +2,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, EmailStr, Field, StrictBool, StringConstraints
+from pydantic import Field, StrictBool, StringConstraints
 
 from app.auth.models import Role
 from app.core.schemas import (
     NO_CONTROL_CHARACTERS,
+    Email,
     Omittable,
     RequestModel,
     ResponseModel,
@@ -17,7 +18,7 @@ Password = Annotated[str, StringConstraints(min_length=12, max_length=256)]
 
 
 class UserCreate(RequestModel):
-    email: Annotated[EmailStr, StringConstraints(max_length=254), AfterValidator(str.lower)]
+    email: Email
     password: Password | None = Field(
         default=None, description="Omit for system accounts that only use API keys."
     )

@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    EmailStr,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
@@ -138,6 +139,9 @@ LongText = Annotated[
 Code = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$", min_length=1, max_length=63)
 ]
+# Lower case: the domain part is case-insensitive, and the registry treats the whole address
+# so (a user's sign-in name, a partner's contact).
+Email = Annotated[EmailStr, StringConstraints(max_length=254), AfterValidator(str.lower)]
 
 T = TypeVar("T")
 
