@@ -5,6 +5,7 @@ import io
 from collections.abc import Iterable
 
 from app.directory.schemas import DirectoryEntry
+from app.partners.schemas import ContactRead
 
 COLUMNS = (
     "id",
@@ -21,6 +22,7 @@ COLUMNS = (
     "approved_at",
     "expires_at",
     "evidence_tiers",
+    "contacts",
     "description",
 )
 # Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
@@ -30,6 +32,12 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def safe_cell(value: object) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _contact(contact: ContactRead) -> str:
+    """One contact as a person reads it: "Name (title) email phone"."""
+    title = f"({contact.title})" if contact.title else None
+    return " ".join(part for part in (contact.name, title, contact.email, contact.phone) if part)
 
 
 def _row(entry: DirectoryEntry) -> list[object]:
@@ -48,6 +56,7 @@ def _row(entry: DirectoryEntry) -> list[object]:
         entry.designation.approved_at.isoformat(),
         entry.designation.expires_at.isoformat(),
         ";".join(f"{domain}:{tier}" for domain, tier in entry.evidence_tiers.items()),
+        "; ".join(map(_contact, entry.contacts)),
         entry.description,
     ]
 

@@ -1,9 +1,9 @@
 import uuid
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.vocabulary import DeliveryMode, GradeBand, Locale
-from app.partners.schemas import CostRange, Designation
+from app.partners.schemas import ContactRead, CostRange, Designation
 
 
 class DirectoryEntry(BaseModel):
@@ -22,5 +22,6 @@ class DirectoryEntry(BaseModel):
     delivery_modes: list[DeliveryMode]
     capacity: int
     cost_per_school_year: CostRange
+    contacts: list[ContactRead] = Field(description="The partner's public contacts only.")
     designation: Designation
     evidence_tiers: dict[str, int]

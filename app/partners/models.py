@@ -1,6 +1,7 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Text,
     func,
     literal_column,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -74,6 +76,10 @@ class Partner(IdMixin, TimestampMixin, VersionedMixin, Base):
     approved_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     notes: Mapped[str] = mapped_column(Text, default="")
+    # `schemas.Contact` dicts. The default fills rows older than the column.
+    contacts: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
     # `facets` and `evidence_tiers` again, as `key:value` strings in no order, for reads and
     # list filters. Kept by triggers (migration 0007), never written here; deferred, so that
     # no loaded object holds a copy that a change to the rows would leave behind.

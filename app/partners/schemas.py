@@ -1,12 +1,13 @@
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, NamedTuple, Self
+from typing import Annotated, Any, NamedTuple, Self
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     Field,
+    StrictBool,
     StrictInt,
     StringConstraints,
     model_validator,
@@ -16,6 +17,7 @@ from app.auth.principal import Principal
 from app.core.schemas import (
     NO_CONTROL_CHARACTERS,
     Code,
+    Email,
     LongText,
     Omittable,
     RequestModel,
@@ -28,6 +30,7 @@ from app.partners.models import Facet, Partner, status_on
 
 MAX_COST = 100_000_000
 MAX_CAPACITY = 100_000
+MAX_CONTACTS = 20
 
 Region = Annotated[
     str,
@@ -52,6 +55,42 @@ Regions = Annotated[list[Region], Field(max_length=60), AfterValidator(unique)]
 DeliveryModes = Annotated[list[DeliveryMode], Field(max_length=3), AfterValidator(unique)]
 
 
+Phone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9(][0-9 ().-]{3,28}[0-9]$"),
+]
+
+
+class Contact(RequestModel):
+    """A person at the partner. Private unless marked otherwise: only state staff and the
+    partner's own users see a private contact, never districts or the public directory."""
+
+    name: ShortText
+    title: ShortText | None = None
+    email: Email | None = None
+    phone: Phone | None = Field(default=None, description="Digits, spaces, ( ) . - and a +.")
+    private: StrictBool = True
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Self:
+        if self.email is None and self.phone is None:
+            raise ValueError("a contact needs an email or a phone number")
+        return self
+
+
+Contacts = Annotated[list[Contact], Field(max_length=MAX_CONTACTS)]
+
+
+class ContactRead(BaseModel):
+    """A stored contact, read without validating its address again on every read."""
+
+    name: str
+    title: str | None
+    email: str | None
+    phone: str | None
+    private: bool
+
+
 class CostRange(RequestModel):
     min: StrictInt = Field(ge=0, le=MAX_COST)
     max: StrictInt = Field(ge=0, le=MAX_COST)
@@ -74,6 +113,7 @@ class PartnerFields(RequestModel):
     delivery_modes: DeliveryModes = []
     capacity: StrictInt = Field(ge=0, le=MAX_CAPACITY, description="Most concurrent engagements.")
     cost_per_school_year: CostRange = Field(description="USD per school per year.")
+    contacts: Contacts = []
 
 
 class PartnerCreate(PartnerFields):
@@ -95,6 +135,7 @@ class PartnerUpdate(Omittable):
     delivery_modes: DeliveryModes | None = None
     capacity: StrictInt | None = Field(default=None, ge=0, le=MAX_CAPACITY)
     cost_per_school_year: CostRange | None = None
+    contacts: Contacts | None = None
     notes: LongText | None = None
 
 
@@ -120,6 +161,9 @@ class PartnerRead(BaseModel):
     delivery_modes: list[DeliveryMode]
     capacity: int
     cost_per_school_year: CostRange
+    contacts: list[ContactRead] = Field(
+        description="Every contact for state staff and the partner itself; others see the public."
+    )
     status: PartnerStatus
     status_reason: str | None
     designation: Designation | None
@@ -162,6 +206,8 @@ class PartnerRecord(NamedTuple):
     approved_at: datetime | None
     expires_at: datetime | None
     notes: str
+    contacts: list[dict[str, Any]]
+    """`Contact` fields, as stored."""
     version: int
     created_at: datetime
     updated_at: datetime
@@ -185,6 +231,7 @@ class PartnerRecord(NamedTuple):
             approved_at=partner.approved_at,
             expires_at=partner.expires_at,
             notes=partner.notes,
+            contacts=partner.contacts,
             version=partner.version,
             created_at=partner.created_at,
             updated_at=partner.updated_at,
@@ -219,6 +266,11 @@ def partner_read(
             "delivery_modes": facets.get(Facet.DELIVERY_MODE, []),
             "capacity": record.capacity,
             "cost_per_school_year": {"min": record.cost_min, "max": record.cost_max},
+            "contacts": (
+                record.contacts
+                if own_or_staff
+                else [contact for contact in record.contacts if not contact["private"]]
+            ),
             "status": status_on(record.status, record.expires_at, moment),
             # Why a partner was suspended or withdrawn is between the state and the partner.
             "status_reason": record.status_reason if own_or_staff else None,

@@ -64,6 +64,7 @@ async def create(session: AsyncSession, actor: Principal, data: PartnerCreate) -
         cost_min=data.cost_per_school_year.min,
         cost_max=data.cost_per_school_year.max,
         notes=data.notes,
+        contacts=[contact.model_dump() for contact in data.contacts],
         status=PartnerStatus.DRAFT,
         facets=[],
         evidence_tiers=[],
@@ -88,7 +89,8 @@ async def update(
     session: AsyncSession, actor: Principal, partner: Partner, data: PartnerUpdate
 ) -> Partner:
     check_not_withdrawn(actor, partner)
-    changes = data.model_dump(exclude_unset=True)
+    # The fields sent, each whole: exclude_unset would also drop a nested model's defaults.
+    changes = data.model_dump(include=data.model_fields_set)
     forbidden = STAFF_ONLY_FIELDS & changes.keys()
     if forbidden and not actor.is_state_staff:
         field = sorted(forbidden)[0]

@@ -24,15 +24,24 @@ PUBLIC_FIELDS = {
     "delivery_modes",
     "capacity",
     "cost_per_school_year",
+    "contacts",
     "designation",
     "evidence_tiers",
 }
+
+# One contact for the state only, one for districts and the public.
+CONTACTS = [
+    {"name": "Private Person", "email": "private@partner.example.org"},
+    {"name": "Public Person", "title": "Director", "phone": "555-0100", "private": False},
+]
 
 
 async def _designated(
     client: httpx.AsyncClient, app: FastAPI, actors: Actors, region: str, days: int, **fields
 ) -> dict:
-    partner = await create_partner(client, actors.admin, regions=[region], notes="Private note.")
+    partner = await create_partner(
+        client, actors.admin, regions=[region], notes="Private note.", contacts=CONTACTS
+    )
     now = utcnow()
     state = {"status": "approved", "approved_at": now - timedelta(days=30)}
     await force_partner_state(
@@ -97,8 +106,10 @@ async def test_shows_public_fields_only_and_filters_like_partners(
     assert set(entry) == PUBLIC_FIELDS
     assert entry["id"] == tiered["id"]
     assert entry["evidence_tiers"] == {"staffing": 2}
+    assert [contact["name"] for contact in entry["contacts"]] == ["Public Person"]
     response = await client.get("/v1/directory", params={"region": region})
     assert "Private note." not in response.text
+    assert "Private Person" not in response.text
     assert "Internal remark." not in response.text
     assert len(await _listed(client, region, q=word)) == 1
     assert len(await _listed(client, region, need_domain="staffing")) == 2
@@ -175,4 +186,6 @@ async def test_csv_has_every_page_and_defuses_formulas(
     assert "'" + evil in {row["name"] for row in rows}
     assert all(not row["name"].startswith("=") for row in rows)
     assert "Private note." not in response.text
+    assert "Private Person" not in response.text
+    assert {row["contacts"] for row in rows} == {"Public Person (Director) 555-0100"}
     assert date.fromisoformat(rows[0]["expires_at"][:10]) > utcnow().date()

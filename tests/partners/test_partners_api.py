@@ -324,3 +324,70 @@ async def test_anonymous_callers_get_401_problem(client: httpx.AsyncClient) -> N
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+async def test_contacts_are_private_unless_marked_public(
+    client: httpx.AsyncClient, actors: Actors, app: FastAPI
+) -> None:
+    url = f"/v1/partners/{actors.partner_record['id']}"
+    contacts = [
+        {"name": "Dana Finance", "title": "CFO", "email": "Dana@Partner.example.org"},
+        {"name": "Sam Schools", "phone": "+1 (555) 010-2000", "private": False},
+    ]
+    edit = await client.patch(
+        url, json={"contacts": contacts}, headers=actors.partner.headers | {"If-Match": '"1"'}
+    )
+    assert edit.status_code == 200, edit.text
+    private, public = edit.json()["contacts"]
+    assert private == {
+        "name": "Dana Finance",
+        "title": "CFO",
+        "email": "dana@partner.example.org",
+        "phone": None,
+        "private": True,
+    }
+    assert public["private"] is False
+    for actor in (actors.admin, actors.reviewer, actors.partner):
+        assert (await client.get(url, headers=actor.headers)).json()["contacts"] == [
+            private,
+            public,
+        ]
+    await force_partner_state(
+        app,
+        actors.partner_record["id"],
+        status="approved",
+        approved_at=utcnow(),
+        expires_at=utcnow() + timedelta(days=30),
+    )
+    as_district = await client.get(url, headers=actors.district.headers)
+    assert as_district.json()["contacts"] == [public]
+    listed = await client.get("/v1/partners", headers=actors.district.headers)
+    assert "Dana Finance" not in listed.text
+    assert "Sam Schools" in listed.text
+    events = await client.get(
+        "/v1/audit-events",
+        params={"entity_id": url.rsplit("/", 1)[1]},
+        headers=actors.admin.headers,
+    )
+    assert events.json()["items"][-1]["changes"]["contacts"] == [[], [private, public]]
+
+
+@pytest.mark.parametrize(
+    "contacts",
+    [
+        [{"name": "No way to reach"}],
+        [{"name": "Bad mail", "email": "not-an-address"}],
+        [{"name": "Bad phone", "phone": "call me"}],
+        [{"name": "Truthy", "email": "a@example.org", "private": "yes"}],
+        [{"name": "Extra", "email": "a@example.org", "fax": "1234567"}],
+        [{"name": f"Person {n}", "email": f"p{n}@example.org"} for n in range(21)],
+    ],
+)
+async def test_a_contact_must_be_reachable_and_well_formed(
+    client: httpx.AsyncClient, admin: Actor, contacts: list[dict[str, object]]
+) -> None:
+    response = await client.post(
+        "/v1/partners", json=partner_payload(contacts=contacts), headers=admin.headers
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
