@@ -6,6 +6,7 @@ from typing import Annotated, Any, NamedTuple, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    ConfigDict,
     Field,
     StrictBool,
     StrictInt,
@@ -64,6 +65,16 @@ Phone = Annotated[
 class Contact(RequestModel):
     """A person at the partner. Private unless marked otherwise: only state staff and the
     partner's own users see a private contact, never districts or the public directory."""
+
+    # The rule of `_reachable` as JSON Schema states it, so that clients can see it.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [field], "properties": {field: {"type": "string"}}}
+                for field in ("email", "phone")
+            ]
+        }
+    )
 
     name: ShortText
     title: ShortText | None = None

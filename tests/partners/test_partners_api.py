@@ -361,7 +361,10 @@ async def test_contacts_are_private_unless_marked_public(
     )
     as_district = await client.get(url, headers=actors.district.headers)
     assert as_district.json()["contacts"] == [public]
-    listed = await client.get("/v1/partners", headers=actors.district.headers)
+    listed = await client.get(
+        "/v1/partners", params={"q": edit.json()["name"]}, headers=actors.district.headers
+    )
+    assert len(listed.json()["items"]) == 1
     assert "Dana Finance" not in listed.text
     assert "Sam Schools" in listed.text
     events = await client.get(
