@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, ClassVar, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -182,6 +182,13 @@ class Omittable(RequestModel):
     """
 
     clearable: ClassVar[frozenset[str]] = frozenset()
+
+    def sent(
+        self, *, mode: Literal["python", "json"] = "python", exclude: set[str] | None = None
+    ) -> dict[str, Any]:
+        """The fields the client sent, each whole: `exclude_unset` would also drop the defaults
+        of a nested model that was sent (a contact's `private`)."""
+        return self.model_dump(mode=mode, include=self.model_fields_set, exclude=exclude)
 
     @model_validator(mode="after")
     def _nulls_only_where_clearable(self) -> Self:

@@ -38,7 +38,7 @@ async def update(
     session: AsyncSession, actor: Principal, district: District, data: DistrictUpdate
 ) -> District:
     before = _snapshot(district)
-    for field, value in data.model_dump(exclude_unset=True).items():
+    for field, value in data.sent().items():
         setattr(district, field, value)
     changed = diff(before, _snapshot(district))
     if not changed:

@@ -108,8 +108,7 @@ async def create(session: AsyncSession, actor: Principal, data: EngagementCreate
 async def update(
     session: AsyncSession, actor: Principal, engagement: Engagement, data: EngagementUpdate
 ) -> Engagement:
-    # The fields sent, each whole: exclude_unset would also drop a nested model's defaults.
-    changes = data.model_dump(include=data.model_fields_set)
+    changes = data.sent()
     current = engagement.status
     target = changes.get("status", current)
     if target != current and target not in TRANSITIONS[current]:

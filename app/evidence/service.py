@@ -236,7 +236,7 @@ async def update(
             f"Evidence that is {evidence.status} cannot be changed; submit a new record instead."
         )
     before = _snapshot(evidence, actor)
-    changes = data.model_dump(exclude_unset=True)
+    changes = data.sent()
     if data.findings is not None:
         await check_need_domains(session, data.findings)
         if not actor.is_state_staff:

@@ -63,7 +63,7 @@ async def update(
     session: AsyncSession, actor: Principal, profile: NeedsProfile, data: NeedsProfileUpdate
 ) -> NeedsProfile:
     before = _snapshot(profile)
-    changes = data.model_dump(mode="json", exclude_unset=True, exclude={"needs"})
+    changes = data.sent(mode="json", exclude={"needs"})
     if data.needs is not None and _weighted(data.needs) != _weighted(profile.needs):
         await check_need_domains(
             session, [need.need_domain for need in data.needs], ["body", "needs"]

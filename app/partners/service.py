@@ -89,8 +89,7 @@ async def update(
     session: AsyncSession, actor: Principal, partner: Partner, data: PartnerUpdate
 ) -> Partner:
     check_not_withdrawn(actor, partner)
-    # The fields sent, each whole: exclude_unset would also drop a nested model's defaults.
-    changes = data.model_dump(include=data.model_fields_set)
+    changes = data.sent()
     forbidden = STAFF_ONLY_FIELDS & changes.keys()
     if forbidden and not actor.is_state_staff:
         field = sorted(forbidden)[0]
