@@ -12,17 +12,18 @@ from app.core.base import moment_of
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Cursor, Limit, Page, read_page
+from app.core.responses import page_response
 from app.core.schemas import CALENDAR_DAY, DAY_PATTERN, FIRST_DAY, LAST_DAY
 from app.directory.export import to_csv
 from app.directory.schemas import DirectoryEntry
 from app.partners import repository
 from app.partners.dependencies import PartnerFiltersDep
-from app.partners.schemas import PartnerRecord, partner_read
+from app.partners.schemas import PartnerRecord, partner_view
 
 router = APIRouter(prefix="/directory", tags=["directory"])
 
 CSV = "text/csv"
-# partner_read shows staff notes to state staff only; the public reads as nobody in particular.
+# partner_view shows staff notes to state staff only; the public reads as nobody in particular.
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {CSV: {"schema": {"type": "string"}}},
@@ -37,8 +38,13 @@ def _wants_csv(accept: str | None) -> bool:
     return CSV in ranges
 
 
-def _entry(partner: PartnerRecord, moment: datetime) -> DirectoryEntry:
-    return DirectoryEntry.model_validate(partner_read(partner, PUBLIC, moment))
+PUBLIC_FIELDS = tuple(DirectoryEntry.model_fields)
+
+
+def _entry(partner: PartnerRecord, moment: datetime) -> dict[str, Any]:
+    """A `DirectoryEntry`'s values: the public fields only, whatever the partner has."""
+    view = partner_view(partner, PUBLIC, moment)
+    return {field: view[field] for field in PUBLIC_FIELDS}
 
 
 @router.get(
@@ -64,7 +70,7 @@ async def read_directory(
     # Content negotiation is documented by the 200's media types; OpenAPI ignores an Accept
     # parameter (and schemathesis does not send one), so it is not listed as one.
     accept: Annotated[str | None, Header(max_length=1000, include_in_schema=False)] = None,
-) -> Page[DirectoryEntry] | Response:
+) -> Response:
     """Partners whose designation is active, sorted by name; anyone may read it."""
     moment = moment_of(as_of)
     values = repository.filter_values(filters, moment)
@@ -72,7 +78,7 @@ async def read_directory(
         partners = await repository.records(session, repository.directory_query(filters), values)
         day = (as_of or moment.date()).isoformat()
         return Response(
-            to_csv(_entry(partner, moment) for partner in partners),
+            to_csv(DirectoryEntry.model_validate(_entry(partner, moment)) for partner in partners),
             media_type=f"{CSV}; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="directory-{day}.csv"'},
         )
@@ -85,6 +91,4 @@ async def read_directory(
         values,
         repository.records,
     )
-    return Page(
-        items=[_entry(partner, moment) for partner in partners_page], next_cursor=next_cursor
-    )
+    return page_response([_entry(partner, moment) for partner in partners_page], next_cursor)

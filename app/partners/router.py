@@ -8,6 +8,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.etag import IfMatch, check_if_match, etag
 from app.core.pagination import Cursor, Limit, Page, read_page
+from app.core.responses import json_response, page_response
 from app.idempotency.service import IdempotencyDep
 from app.partners import repository, service
 from app.partners.dependencies import PartnerFiltersDep, PartnerNotFound, VisiblePartner
@@ -18,6 +19,7 @@ from app.partners.schemas import (
     PartnerUpdate,
     StatusChange,
     partner_read,
+    partner_view,
 )
 
 router = APIRouter(prefix="/partners", tags=["partners"])
@@ -44,7 +46,7 @@ async def create_partner(
     return await idempotency.run(body, create)
 
 
-@router.get("", responses=problem_responses(401, 403, 422))
+@router.get("", response_model=Page[PartnerRead], responses=problem_responses(401, 403, 422))
 async def list_partners(
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -52,7 +54,7 @@ async def list_partners(
     status: PartnerStatus | None = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> Page[PartnerRead]:
+) -> Response:
     """Partners the caller may see, sorted by name, filtered."""
     filters = filters.model_copy(update={"status": status})
     now = utcnow()
@@ -65,19 +67,21 @@ async def list_partners(
         repository.filter_values(filters, now),
         repository.records,
     )
-    items = [partner_read(partner, principal, now) for partner in partners]
-    return Page(items=items, next_cursor=next_cursor)
+    return page_response(
+        [partner_view(partner, principal, now) for partner in partners], next_cursor
+    )
 
 
-@router.get("/{partner_id}", responses=READ_ERRORS)
+@router.get("/{partner_id}", response_model=PartnerRead, responses=READ_ERRORS)
 async def read_partner(
-    partner_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, response: Response
-) -> PartnerRead:
+    partner_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
     partner = await repository.get_record(session, principal, partner_id)
     if partner is None:
         raise PartnerNotFound(f"No partner {partner_id}.")
-    response.headers["ETag"] = etag(partner.version)
-    return partner_read(partner, principal, utcnow())
+    return json_response(
+        partner_view(partner, principal, utcnow()), headers={"ETag": etag(partner.version)}
+    )
 
 
 @router.patch("/{partner_id}", responses=WRITE_ERRORS)
