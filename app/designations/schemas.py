@@ -52,7 +52,7 @@ def _state(designation: Designation, partner: Partner, moment: datetime) -> Desi
 def designation_read(
     designation: Designation, partner: Partner, principal: Principal, moment: datetime
 ) -> DesignationRead:
-    # As on the partner itself (`partner_read`): why a term was suspended or withdrawn is
+    # As on the partner itself (`partner_view`): why a term was suspended or withdrawn is
     # between the state and the partner; districts see what happened, not why.
     own_or_staff = principal.is_staff_or_partner(partner.id)
     ended_reason = designation.ended_reason

@@ -198,7 +198,7 @@ class PartnerFilters(BaseModel):
 
 
 class PartnerRecord(NamedTuple):
-    """A partner's columns with its facet values and tiers: what ``partner_read`` shows, read
+    """A partner's columns with its facet values and tiers: what ``partner_view`` shows, read
     without an ORM object per facet or tier (about a dozen per partner).
 
     A named tuple, immutable as a frozen dataclass but built in a fifth of the time: a list
