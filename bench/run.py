@@ -85,6 +85,9 @@ def ensure_tool(command: str, package: str) -> str:
 
 
 def ensure_database(url: str, *, fresh: bool) -> None:
+    """The bench database, and the directory for its fixtures, key and results: every bench
+    entry point starts here, and any may be the first run in a fresh clone."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
     name = make_url(url).database
     if not name or "bench" not in name:
         raise SystemExit(f"bench: refusing a database whose name lacks 'bench': {name!r}")
@@ -476,7 +479,6 @@ def main() -> None:
         raise SystemExit(f"bench: stopped by signal {signum}")
 
     signal.signal(signal.SIGTERM, stop_on_signal)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     url = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_URL)
     duration = _bounded("BENCH_DURATION", 15, 60)
     conns = _bounded("BENCH_CONNECTIONS", 32, 256)
