@@ -223,6 +223,16 @@ async def create(
     return evidence
 
 
+async def _check_partner_not_withdrawn(
+    session: AsyncSession, actor: Principal, evidence: Evidence
+) -> None:
+    """A withdrawn partner's users may no more correct or resubmit its evidence than submit
+    new evidence."""
+    partner = await partners.get(session, actor, evidence.partner_id)
+    if partner is not None:
+        partners_service.check_not_withdrawn(actor, partner)
+
+
 async def update(
     session: AsyncSession,
     actor: Principal,
@@ -231,6 +241,7 @@ async def update(
     limits: Thresholds,
 ) -> Evidence:
     """Correct a record the state has not settled; it goes (back) to `submitted`."""
+    await _check_partner_not_withdrawn(session, actor, evidence)
     if evidence.status not in EDITABLE:
         raise Conflict(
             f"Evidence that is {evidence.status} cannot be changed; submit a new record instead."
@@ -379,6 +390,7 @@ async def attach_document(
     storage: DocumentStorage,
     max_bytes: int,
 ) -> Evidence:
+    await _check_partner_not_withdrawn(session, actor, evidence)
     if evidence.status not in EDITABLE:
         raise Conflict(f"The document of {evidence.status} evidence cannot be replaced.")
     stored = await storage.save(_checked_pdf(chunks, max_bytes))

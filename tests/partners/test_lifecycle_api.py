@@ -8,7 +8,8 @@ from fastapi import FastAPI
 
 from app.core.base import utcnow
 from app.partners.lifecycle import TRANSITIONS, PartnerStatus, Trigger
-from tests.factories import Actors, evidence_payload, force_partner_state
+from tests.factories import Actors, evidence_payload, force_partner_state, submit_evidence
+from tests.security.helpers import PDF
 
 
 async def _move(
@@ -81,6 +82,42 @@ async def test_withdrawal_needs_a_reason_and_is_final(
     assert evidence.status_code == 409
     by_staff = await client.patch(
         url, json={"notes": "Closed in June."}, headers=actors.admin.headers | {"If-Match": version}
+    )
+    assert by_staff.status_code == 200, by_staff.text
+
+
+async def test_a_withdrawn_partner_resubmits_no_evidence(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    """A record returned for correction stays as it is once the partner withdraws: its users
+    can neither resubmit it nor replace its study, which would put it back in the queue."""
+    evidence = await submit_evidence(client, actors.partner, actors.partner_record["id"])
+    url = f"/v1/evidence/{evidence['id']}"
+    returned = await client.post(
+        f"{url}/decision",
+        json={"decision": "return", "rationale": "The sample is missing."},
+        headers=actors.admin.headers | {"If-Match": '"1"'},
+    )
+    assert returned.status_code == 200, returned.text
+    assert (await _move(client, actors, "partner", "withdrawn", reason="Closing")).is_success
+    version = {"If-Match": returned.headers["ETag"]}
+
+    resubmitted = await client.patch(
+        url, json={"title": "Corrected"}, headers=actors.partner.headers | version
+    )
+    assert resubmitted.status_code == 409, resubmitted.text
+    document = await client.put(
+        f"{url}/document",
+        content=PDF,
+        headers=actors.partner.headers | version | {"Content-Type": "application/pdf"},
+    )
+    assert document.status_code == 409, document.text
+    unchanged = await client.get(url, headers=actors.admin.headers)
+    assert unchanged.json()["status"] == "returned"
+    assert unchanged.json()["title"] == evidence["title"]
+
+    by_staff = await client.patch(
+        url, json={"title": "Corrected by the state"}, headers=actors.admin.headers | version
     )
     assert by_staff.status_code == 200, by_staff.text
 
