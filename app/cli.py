@@ -111,7 +111,6 @@ def create_admin(email: Annotated[str, typer.Option(help="The admin's email addr
     """Create (or reuse) a state_admin user and print a new API key as the last line."""
     from app.auth import repository, service
     from app.auth.models import Role
-    from app.auth.principal import Principal
     from app.auth.schemas import ApiKeyCreate, UserCreate
     from seed.loader import SYSTEM
 
@@ -126,11 +125,19 @@ def create_admin(email: Annotated[str, typer.Option(help="The admin's email addr
         elif user.role is not Role.STATE_ADMIN:
             typer.echo(f"registry: {user.email} exists with role {user.role}", err=True)
             raise typer.Exit(1)
+        elif not user.is_active:
+            # Someone deactivated it on purpose; undoing that is an admin's decision, in the
+            # API, where it is audited as such.
+            typer.echo(
+                f"registry: {user.email} is deactivated; reactivate it with "
+                f"PATCH /v1/users/{user.id} or name another email",
+                err=True,
+            )
+            raise typer.Exit(1)
         else:
             note = f"reusing state_admin {user.email}"
-        admin = Principal(user_id=user.id, role=Role.STATE_ADMIN)
         _key, secret, _user = await service.create_api_key(
-            session, settings, admin, ApiKeyCreate(name="create-admin")
+            session, settings, SYSTEM, ApiKeyCreate(name="create-admin", user_id=user.id)
         )
         return note, secret
 

@@ -1,8 +1,10 @@
 """Settings fail fast with one line; the CLI migrates, seeds idempotently and makes admins."""
 
 import os
+import sqlite3
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import httpx
@@ -12,6 +14,7 @@ from fastapi import FastAPI
 from app.core import middleware
 from app.core.config import DEVELOPMENT_SECRET, ConfigurationError, Environment, load_settings
 from app.main import create_app
+from seed.loader import SYSTEM
 from tests.conftest import TEST_SECRET, backend, make_settings
 from tests.factories import make_actor
 
@@ -223,6 +226,22 @@ def test_cli_migrate_seed_and_create_admin(tmp_path: Path) -> None:
     # A stored demo needs profile is matched as it stands, section 1003 rule included.
     assert tiers
     assert all(tier is not None and tier <= 3 for tier in tiers)
+
+    # The command, not the admin, made the user and its keys, as the trail records.
+    with sqlite3.connect(tmp_path / "cli.db") as connection:
+        actors = connection.execute(
+            "SELECT DISTINCT action, actor_id FROM audit_events"
+            " WHERE action IN ('user.created', 'api_key.created')"
+        ).fetchall()
+        connection.execute("UPDATE users SET is_active = 0 WHERE email = 'chief@example.org'")
+    assert {(action, uuid.UUID(actor)) for action, actor in actors} == {
+        ("user.created", SYSTEM.user_id),
+        ("api_key.created", SYSTEM.user_id),
+    }
+    deactivated = _run(["create-admin", "--email", "chief@example.org"], env)
+    assert deactivated.returncode == 1
+    assert deactivated.stderr.count("\n") == 1
+    assert "is deactivated" in deactivated.stderr
 
 
 async def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
