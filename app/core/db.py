@@ -35,6 +35,14 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+    # SQLite's own lower() changes A-Z only, so a search for "école" missed "École". Both
+    # the search text and the column go through it (`partners.repository`), so either
+    # database lowers the two sides alike. No index of ours is on lower() in SQLite.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
 
 
 def _postgresql_utc(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:

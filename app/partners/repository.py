@@ -265,8 +265,13 @@ def _status_is(status: PartnerStatus) -> ColumnElement[bool]:
     return Partner.status == status
 
 
+# The search text is lowered by the database, as the columns are: Python's lower() differs
+# from either database's for some letters ("İ" becomes two characters, not one).
+_LOWERED_Q = func.lower(bindparam("q"))
+
+
 def _contains(column: InstrumentedAttribute[str]) -> ColumnElement[bool]:
-    return func.lower(column).like(bindparam("q"), escape="\\")
+    return func.lower(column).like(_LOWERED_Q, escape="\\")
 
 
 class holds_text(FunctionElement[bool]):  # noqa: N801 (SQL functions are lower case)
@@ -293,7 +298,7 @@ _Q_WITHOUT_TRIGRAM = "q_without_trigram"
 
 
 def _holds(column: InstrumentedAttribute[str]) -> ColumnElement[bool]:
-    return holds_text(func.lower(column), bindparam("q"))
+    return holds_text(func.lower(column), _LOWERED_Q)
 
 
 # ``Partner.designated_on`` in SQL: change both together.
@@ -342,10 +347,10 @@ def filter_values(filters: PartnerFilters, moment: datetime) -> dict[str, Any]:
     given = _given(filters)
     values: dict[str, Any] = {name: getattr(filters, name) for name in given - {_Q_WITHOUT_TRIGRAM}}
     if "q" in values:
-        text = values["q"].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        text = values["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         values["q"] = f"%{text}%"
     if _Q_WITHOUT_TRIGRAM in given:
-        values["q"] = str(filters.q).lower()
+        values["q"] = filters.q
     return values | {"moment": moment}
 
 

@@ -67,9 +67,9 @@ def test_a_search_text_with_no_trigram_is_a_substring_of_its_own_shape() -> None
     short = PartnerFilters(region="tx-1", q="A%")
     statement = repository.list_page(DISTRICT, short, after_cursor=False)
     assert statement is not repository.list_page(DISTRICT, trigram, after_cursor=False)
-    assert repository.filter_values(short, moment=None)["q"] == "a%"  # type: ignore[arg-type]
+    assert repository.filter_values(short, moment=None)["q"] == "A%"  # type: ignore[arg-type]
     sql = str(statement.compile(dialect=SQLITE))
-    assert "instr(lower(partners.name), ?) > 0" in sql
+    assert "instr(lower(partners.name), lower(?)) > 0" in sql
     assert " LIKE " not in sql
     accented = PartnerFilters(region="tx-1", q="éco")
     assert repository.list_page(DISTRICT, accented, after_cursor=False) is statement

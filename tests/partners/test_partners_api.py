@@ -12,6 +12,7 @@ from tests.factories import (
     Actor,
     Actors,
     create_partner,
+    designate,
     force_partner_state,
     partner_payload,
     unique,
@@ -201,6 +202,38 @@ async def test_every_filter_narrows_the_list(
     lapsed_read = await client.get(f"/v1/partners/{lapsed['id']}", headers=admin.headers)
     assert lapsed_read.json()["status"] == "expired"
     assert lapsed_read.json()["evidence_tiers"] == {"literacy": 4}
+
+
+async def test_a_search_ignores_the_case_of_every_letter(
+    client: httpx.AsyncClient, admin: Actor, app: FastAPI
+) -> None:
+    """Each database lowers the search text as it lowers names and descriptions, so letters
+    beyond A-Z match too, with or without a trigram to look up."""
+    region = unique("utf").lower()
+    tag = unique("x")
+    school = await create_partner(client, admin, name=f"École Réussite {tag}", regions=[region])
+    city = await create_partner(
+        client, admin, name=f"İstanbul Partners {tag}", description="Öğretim", regions=[region]
+    )
+    await designate(app, school["id"])
+
+    async def ids(q: str) -> set[str]:
+        response = await client.get(
+            "/v1/partners", params={"region": region, "q": q}, headers=admin.headers
+        )
+        assert response.status_code == 200, response.text
+        return {item["id"] for item in response.json()["items"]}
+
+    for q in ("École", "école", "ÉCOLE", "RÉUSSITE", "é", "E RÉ"):
+        assert await ids(q) == {school["id"]}, q
+    for q in ("İstanbul", "İSTANBUL", "öğ", "ÖĞRETIM"):
+        assert await ids(q) == {city["id"]}, q
+    listed = await client.get("/v1/directory", params={"region": region, "q": "éCOLE"})
+    assert [item["id"] for item in listed.json()["items"]] == [school["id"]]
+    download = await client.get(
+        "/v1/directory", params={"region": region, "q": "ÉCOLE"}, headers={"Accept": "text/csv"}
+    )
+    assert school["id"] in download.text
 
 
 async def test_idempotency_key_replays_the_first_response(
