@@ -86,12 +86,16 @@ async def _principal(request: Request, session: AsyncSession, token: str) -> Pri
             district_id=holder.district_id,
             partner_id=holder.partner_id,
         )
-    user_id = read_access_token(settings, token)
-    if user_id is None:
+    subject = read_access_token(settings, token)
+    if subject is None:
         raise Unauthorized("The token is invalid or has expired.")
-    user = await repository.active_user(session, user_id)
+    user = await repository.active_user(session, subject.user_id)
     if user is None:
         return None
+    if user.version != subject.user_version:
+        # A new password (or a deactivation since lifted) ends the sessions opened before it:
+        # a token taken with the old password must not outlive the reset for its 15 minutes.
+        raise Unauthorized("The account changed since this token was issued; sign in again.")
     return Principal(
         user_id=user.id, role=user.role, district_id=user.district_id, partner_id=user.partner_id
     )

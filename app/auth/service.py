@@ -18,6 +18,7 @@ from app.core.config import Settings
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from app.core.security import (
     IssuedToken,
+    TokenSubject,
     api_key_hash,
     hash_password,
     issue_access_token,
@@ -62,7 +63,7 @@ async def sign_in(
         verify_password, password, user.password_hash if user else None
     )
     if user is not None and user.is_active and password_ok:
-        return SignInResult(token=issue_access_token(settings, user.id))
+        return SignInResult(token=issue_access_token(settings, TokenSubject(user.id, user.version)))
     session.add(SignInFailure(email=email, client=client[:64]))
     await record(
         session,

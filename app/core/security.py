@@ -36,11 +36,20 @@ class IssuedToken:
     expires_at: datetime
 
 
-def issue_access_token(settings: Settings, user_id: uuid.UUID) -> IssuedToken:
+@dataclass(frozen=True)
+class TokenSubject:
+    """Whom a token names, and the version of that account it was issued for."""
+
+    user_id: uuid.UUID
+    user_version: int
+
+
+def issue_access_token(settings: Settings, subject: TokenSubject) -> IssuedToken:
     now = utcnow()
     expires_at = now + timedelta(minutes=settings.access_token_minutes)
     claims = {
-        "sub": str(user_id),
+        "sub": str(subject.user_id),
+        "ver": subject.user_version,
         "iss": settings.token_issuer,
         "aud": settings.token_audience,
         "iat": now,
@@ -52,8 +61,8 @@ def issue_access_token(settings: Settings, user_id: uuid.UUID) -> IssuedToken:
     return IssuedToken(token=token, expires_at=expires_at)
 
 
-def read_access_token(settings: Settings, token: str) -> uuid.UUID | None:
-    """The user id a valid token names; None for anything expired, forged or malformed."""
+def read_access_token(settings: Settings, token: str) -> TokenSubject | None:
+    """Whom a valid token names; None for anything expired, forged or malformed."""
     try:
         claims = jwt.decode(
             token,
@@ -61,9 +70,12 @@ def read_access_token(settings: Settings, token: str) -> uuid.UUID | None:
             algorithms=[JWT_ALGORITHM],
             audience=settings.token_audience,
             issuer=settings.token_issuer,
-            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            options={"require": ["exp", "iat", "sub", "aud", "iss", "ver"]},
         )
-        return uuid.UUID(str(claims["sub"]))
+        version = claims["ver"]
+        if type(version) is not int:
+            return None
+        return TokenSubject(uuid.UUID(str(claims["sub"])), version)
     except (jwt.PyJWTError, ValueError):
         return None
 

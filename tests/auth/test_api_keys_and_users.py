@@ -236,6 +236,8 @@ async def test_an_admin_deactivates_reactivates_and_resets_a_user(
     )
     assert on.status_code == 200, on.text
     assert (await client.get("/v1/users/me", headers=actor.headers)).status_code == 200
+    # The token taken before the account changed stays refused: a new sign-in is needed.
+    assert (await client.get("/v1/users/me", headers=by_token)).status_code == 401
     assert (await sign_in(old_password)).status_code == 401
     assert (await sign_in(new_password)).status_code == 200
 
@@ -248,6 +250,48 @@ async def test_an_admin_deactivates_reactivates_and_resets_a_user(
         {"is_active": [False, True], "password_changed": True},
     ]
     assert new_password not in events.text
+
+
+async def test_a_new_password_ends_the_sessions_opened_with_the_old_one(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    """A token taken with a leaked password stops working when the password is reset, not
+    15 minutes later; the account's API keys and other users' tokens are untouched."""
+    old_password = "correct horse battery staple"
+    actor = await make_actor(app, "state_reviewer", password=old_password)
+    url = f"/v1/users/{actor.user_id}"
+
+    async def me(token: str) -> int:
+        response = await client.get("/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+        return response.status_code
+
+    async def sign_in(email: str, password: str) -> str:
+        async with client_at(app, fresh_address()) as elsewhere:
+            form = {"username": email, "password": password}
+            response = await elsewhere.post("/v1/auth/token", data=form)
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    read = await client.get(url, headers=actors.admin.headers)
+    stolen = await sign_in(read.json()["email"], old_password)
+    bystander = await make_actor(app, "state_reviewer", password=old_password)
+    bystander_email = (await client.get("/v1/users/me", headers=bystander.headers)).json()["email"]
+    bystanders_token = await sign_in(bystander_email, old_password)
+    assert await me(stolen) == 200
+
+    reset = await client.patch(
+        url,
+        json={"password": "a brand new passphrase"},
+        headers=actors.admin.headers | {"If-Match": read.headers["ETag"]},
+    )
+    assert reset.status_code == 200, reset.text
+    refused = await client.get("/v1/users/me", headers={"Authorization": f"Bearer {stolen}"})
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "sign in again" in refused.json()["detail"]
+    assert await me(await sign_in(read.json()["email"], "a brand new passphrase")) == 200
+    assert (await client.get("/v1/users/me", headers=actor.headers)).status_code == 200
+    assert await me(bystanders_token) == 200
 
 
 async def test_an_admin_cannot_deactivate_their_own_account(

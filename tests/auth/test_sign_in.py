@@ -117,6 +117,7 @@ def _forge(settings: Settings, **changes: object) -> str:
     now = utcnow()
     claims: dict[str, object] = {
         "sub": str(uuid.uuid4()),
+        "ver": 1,
         "iss": settings.token_issuer,
         "aud": settings.token_audience,
         "iat": now,
@@ -125,6 +126,7 @@ def _forge(settings: Settings, **changes: object) -> str:
     key = str(changes.pop("key", settings.signing_key))
     algorithm = str(changes.pop("algorithm", "HS256"))
     claims |= changes
+    claims = {name: value for name, value in claims.items() if value is not None}
     return jwt.encode(claims, key, algorithm=algorithm)
 
 
@@ -138,6 +140,9 @@ def _forge(settings: Settings, **changes: object) -> str:
         "wrong_issuer",
         "garbage",
         "flipped_signature",
+        "no_account_version",
+        "account_version_as_text",
+        "older_account_version",
     ],
 )
 async def test_tampered_or_expired_tokens_are_refused(
@@ -159,6 +164,9 @@ async def test_tampered_or_expired_tokens_are_refused(
         "wrong_issuer": _forge(settings, sub=sub, iss="someone-else"),
         "garbage": "not.a.jwt",
         "flipped_signature": valid[:-2] + ("AA" if not valid.endswith("AA") else "BB"),
+        "no_account_version": _forge(settings, sub=sub, ver=None),
+        "account_version_as_text": _forge(settings, sub=sub, ver="1"),
+        "older_account_version": _forge(settings, sub=sub, ver=0),
     }
     response = await client.get(
         "/v1/users/me", headers={"Authorization": f"Bearer {tokens[tamper]}"}
