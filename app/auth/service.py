@@ -4,7 +4,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
@@ -15,6 +14,7 @@ from app.auth.principal import Principal
 from app.auth.schemas import ApiKeyCreate, UserCreate, UserUpdate
 from app.core.base import utcnow
 from app.core.config import Settings
+from app.core.db import flush_or_raise
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from app.core.security import (
     IssuedToken,
@@ -124,11 +124,7 @@ async def create_user(session: AsyncSession, actor: Principal, data: UserCreate)
         partner_id=data.partner_id,
     )
     session.add(user)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict("A user with this email already exists.") from None
+    await flush_or_raise(session, Conflict("A user with this email already exists."))
     await record(
         session,
         actor,

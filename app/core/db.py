@@ -9,7 +9,7 @@ import pydantic_core
 from fastapi import Depends, Request
 from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import InvalidatePoolError
+from sqlalchemy.exc import IntegrityError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -182,3 +182,16 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+
+
+async def flush_or_raise(session: AsyncSession, error: Exception) -> None:
+    """Flush what the session holds, raising ``error`` if a key or constraint refuses it.
+
+    For a row that must be unique: the index decides, not a look first, because two requests
+    at once both find nothing and the second would meet the index as a 500. The error ends
+    the request, whose transaction then rolls back (``unit_of_work``).
+    """
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise error from None

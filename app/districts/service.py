@@ -1,11 +1,11 @@
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import diff, record
 from app.auth.principal import Principal
 from app.core.base import utcnow
+from app.core.db import flush_or_raise
 from app.core.errors import Conflict
 from app.districts.models import District
 from app.districts.schemas import DistrictCreate, DistrictRead, DistrictUpdate
@@ -18,12 +18,7 @@ def _snapshot(district: District) -> dict[str, Any]:
 
 
 async def _flush_with_unique_nces_id(session: AsyncSession, nces_id: str) -> None:
-    # The unique index decides, not a look first: two writes at once both find nothing.
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict(f"A district with NCES id {nces_id} already exists.") from None
+    await flush_or_raise(session, Conflict(f"A district with NCES id {nces_id} already exists."))
 
 
 async def create(session: AsyncSession, actor: Principal, data: DistrictCreate) -> District:

@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.auth.principal import Principal
 from app.core.base import utcnow
+from app.core.db import flush_or_raise
 from app.core.errors import Conflict, InvalidInput, PreconditionFailed
 from app.designations import service as designations
 from app.partners import repository as partner_repository
@@ -52,13 +52,10 @@ async def create_rubric(session: AsyncSession, actor: Principal, data: RubricCre
         scale_min=data.scale.min,
         scale_max=data.scale.max,
     )
-    try:
-        async with session.begin_nested():
-            session.add(rubric)
-    except IntegrityError:
-        raise Conflict(
-            f"Another version of {data.name!r} was saved at the same moment; retry."
-        ) from None
+    session.add(rubric)
+    await flush_or_raise(
+        session, Conflict(f"Another version of {data.name!r} was saved at the same moment; retry.")
+    )
     await record(
         session,
         actor,
@@ -165,13 +162,13 @@ async def put_scores(
     else:
         _replace_scores(sheet, data)
     if created:
-        try:
-            async with session.begin_nested():
-                review.sheets.append(sheet)
-        except IntegrityError:
-            raise PreconditionFailed(
+        review.sheets.append(sheet)
+        await flush_or_raise(
+            session,
+            PreconditionFailed(
                 "Your score sheet was just created by another request; read it and retry."
-            ) from None
+            ),
+        )
     else:
         # Score rows are children: touch the sheet so that its version moves with them.
         sheet.updated_at = utcnow()
@@ -254,13 +251,12 @@ async def decide(
         decided_by=actor.user_id,
         decided_at=now,
     )
-    try:
-        # A concurrent decider waits on the review lock and then sees this decision; the
-        # review's primary key on the decision stays the last word should one get this far.
-        async with session.begin_nested():
-            session.add(decision)
-    except IntegrityError:
-        raise ReviewClosed("Another reviewer decided this review a moment ago.") from None
+    # A concurrent decider waits on the review lock and then sees this decision; the
+    # review's primary key on the decision stays the last word should one get this far.
+    session.add(decision)
+    await flush_or_raise(
+        session, ReviewClosed("Another reviewer decided this review a moment ago.")
+    )
     changes: dict[str, Any] = {"partner_id": partner.id, "decision": data.decision}
     if data.decision is not ReviewDecisionKind.DEFER:
         target = OUTCOMES[data.decision]
