@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import ApiKey, Role, SignInFailure, User
@@ -43,9 +43,23 @@ async def active_api_key_holder(session: AsyncSession, key_hash: str) -> KeyHold
 
 
 async def mark_api_key_used(session: AsyncSession, key_id: uuid.UUID, moment: datetime) -> None:
-    # Through the ORM, so that the write is flushed with the request's other writes.
-    key = await session.get_one(ApiKey, key_id)
-    key.last_used_at = moment
+    """Record a use of the key now, unless another request holds its row to record one.
+
+    In a write's transaction the row stays locked until commit. Waiting for it there, or
+    taking it at the first flush after the request has locked other rows, let two writes
+    with one key lock in opposite orders and deadlock; skipping a use another request is
+    recording anyway cannot.
+    """
+    free = (
+        select(ApiKey.id)
+        .where(ApiKey.id == key_id)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(ApiKey).where(ApiKey.id == free).values(last_used_at=moment),
+        execution_options={"synchronize_session": False},
+    )
 
 
 async def active_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
@@ -69,10 +83,12 @@ def _visible_keys(principal: Principal) -> Select[ApiKey]:
     return query if principal.is_admin else query.where(ApiKey.user_id == principal.user_id)
 
 
-async def get_api_key(
+async def lock_api_key(
     session: AsyncSession, principal: Principal, key_id: uuid.UUID
 ) -> ApiKey | None:
-    return await session.scalar(_visible_keys(principal).where(ApiKey.id == key_id))
+    """The key, locked until commit: a change to it waits for any other's to commit."""
+    query = _visible_keys(principal).where(ApiKey.id == key_id).with_for_update(of=ApiKey)
+    return await session.scalar(query)
 
 
 def api_keys_query(principal: Principal, user_id: uuid.UUID | None) -> Select[ApiKey]:

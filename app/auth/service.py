@@ -158,7 +158,8 @@ async def create_api_key(
 
 
 async def revoke_api_key(session: AsyncSession, actor: Principal, key_id: uuid.UUID) -> ApiKey:
-    key = await repository.get_api_key(session, actor, key_id)
+    # Locked: revocations at once would each find the key unrevoked and each record one.
+    key = await repository.lock_api_key(session, actor, key_id)
     if key is None:
         raise NotFound("No such API key.")
     if key.revoked_at is None:

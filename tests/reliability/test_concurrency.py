@@ -24,8 +24,10 @@ from tests.factories import (
     engagement_payload,
     evidence_payload,
     make_actor,
+    move_partner,
     review_in_progress,
     scores_payload,
+    submit_evidence,
     unique,
 )
 
@@ -316,3 +318,46 @@ async def test_a_conflict_declared_while_deciding_never_leaves_one_reviewer_deci
         else:
             assert decision.status_code == 201, decision.text
             assert declaration.json()["title"] == "Review already decided"
+
+
+async def test_two_writes_with_a_fresh_key_lock_in_no_cycle(
+    app: FastAPI, live_client: httpx.AsyncClient, actors: Actors
+) -> None:
+    """A key's first use in a minute is recorded in the write's transaction. Opening a review
+    locks the partner and then wrote the key's row at its first flush; deciding evidence
+    writes first and locks the partner after: with one key, a deadlock and a 503."""
+    client = live_client
+    for _ in range(ROUNDS * 2):
+        partner = await create_partner(client, actors.admin)
+        evidence = await submit_evidence(client, actors.admin, partner["id"])
+        await move_partner(client, actors.admin, partner["id"], "submitted", "under_review")
+        reviewer = await make_actor(app, "state_reviewer")  # its key never used yet
+        opened, decided = await asyncio.gather(
+            client.post(f"/v1/partners/{partner['id']}/reviews", json={}, headers=reviewer.headers),
+            client.post(
+                f"/v1/evidence/{evidence['id']}/decision",
+                json={"decision": "accept", "rationale": "Meets the standards."},
+                headers=reviewer.headers | {"If-Match": f'"{evidence["version"]}"'},
+            ),
+        )
+        assert (opened.status_code, decided.status_code) == (201, 200), (opened.text, decided.text)
+        keys = await client.get("/v1/api-keys", headers=reviewer.headers)
+        assert keys.json()["items"][0]["last_used_at"] is not None
+
+
+async def test_a_key_revoked_by_several_at_once_is_revoked_once(
+    app: FastAPI, live_client: httpx.AsyncClient, actors: Actors
+) -> None:
+    admins = [actors.admin, *[await make_actor(app, "state_admin") for _ in range(CLIENTS - 1)]]
+    for _ in range(ROUNDS):
+        created = await live_client.post(
+            "/v1/api-keys", json={"name": "revoked at once"}, headers=actors.admin.headers
+        )
+        assert created.status_code == 201, created.text
+        key_id = created.json()["id"]
+        responses = await asyncio.gather(
+            *(live_client.delete(f"/v1/api-keys/{key_id}", headers=a.headers) for a in admins)
+        )
+        assert [response.status_code for response in responses] == [204] * len(admins)
+        events = await audit_events(live_client, actors.admin, key_id, "api_key.revoked")
+        assert len(events) == 1, events
