@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, Field, StrictInt, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from app.core.schemas import Code, LongText, RequestModel, ShortText
 from app.reviews.models import APPROVING, Review, ReviewDecisionKind, Rubric, ScoreSheet
@@ -38,7 +38,7 @@ class CriterionFields(BaseModel):
     name: ShortText
     description: LongText = ""
     weight: StrictInt = Field(ge=1, le=100, description="Relative weight in the overall score.")
-    required: bool = Field(default=False, description="Must be scored before an approval.")
+    required: StrictBool = Field(default=False, description="Must be scored before an approval.")
 
 
 class CriterionIn(CriterionFields, RequestModel):
@@ -82,7 +82,8 @@ class ReviewCreate(RequestModel):
 
 
 class ConflictOfInterest(RequestModel):
-    declared: bool
+    # Strict, as every flag a client sends: "no" or 0 must not be read as a declaration.
+    declared: StrictBool
     statement: Statement
 
 

@@ -105,6 +105,8 @@ async def test_default_rubric_exists_and_rubrics_are_versioned_by_name(
         {"criteria": [{"code": "a", "name": "A", "weight": 0}]},
         {"criteria": [{"code": "a", "name": "A", "weight": True}]},
         {"scale": {"min": False, "max": 3}},
+        {"criteria": [{"code": "a", "name": "A", "weight": 1, "required": "yes"}]},
+        {"criteria": [{"code": "a", "name": "A", "weight": 1, "required": 1}]},
         {"criteria": []},
         {"criteria": [{"code": "a", "name": "A\x00", "weight": 1}]},
         {"name": "x" * 201},
@@ -230,6 +232,10 @@ async def test_score_sheets_are_validated_and_versioned(
     assert out_of_scale.status_code == 422
     boolean = await _score(client, actors.reviewer, review_id, scores_payload(True))
     assert boolean.status_code == 422
+    for flag in ("no", 0, "false"):
+        loose = scores_payload(3)
+        loose["conflict_of_interest"]["declared"] = flag
+        assert (await _score(client, actors.reviewer, review_id, loose)).status_code == 422
     twice = scores_payload(3, ["aligned", "aligned"])
     assert (await _score(client, actors.reviewer, review_id, twice)).status_code == 422
     assert (
