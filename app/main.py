@@ -128,7 +128,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_credentials="*" not in settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
-            expose_headers=["ETag", "Location", "Retry-After"],
+            # Every header the README tells clients to read, so that browser code can.
+            expose_headers=[
+                "ETag",
+                "Location",
+                "Retry-After",
+                "X-Request-Id",
+                "Idempotent-Replayed",
+                "Content-Disposition",
+            ],
         )
     app.add_middleware(TrustedHosts, allowed_hosts=settings.trusted_hosts)
     return app

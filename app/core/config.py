@@ -32,6 +32,16 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+def _as_browsers_send(origin: str) -> str:
+    """An origin as a browser's ``Origin`` header carries it, which an allowed origin must
+    equal to the letter: lower case, with no trailing slash and no default port."""
+    origin = origin.removesuffix("/").lower()
+    for scheme, port in (("https://", ":443"), ("http://", ":80")):
+        if origin.startswith(scheme) and origin.endswith(port):
+            return origin.removesuffix(port)
+    return origin
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
@@ -105,7 +115,7 @@ class Settings(BaseSettings):
     @field_validator("cors_origins")
     @classmethod
     def _origins(cls, value: list[str]) -> list[str]:
-        origins = [origin.removesuffix("/") for origin in value]
+        origins = [_as_browsers_send(origin) for origin in value]
         if "*" in origins and len(origins) > 1:
             raise ValueError("* already allows every origin; give it alone or not at all")
         for origin in origins:

@@ -62,10 +62,14 @@ async def test_cors_allows_only_configured_origins(settings: Settings) -> None:
         refused = await client.options(
             "/v1/partners", headers=preflight | {"Origin": "https://evil.example.com"}
         )
+        simple = await client.get("/healthz", headers={"Origin": "https://district.example.org"})
     await app.state.database.dispose()
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://district.example.org"
     assert allowed.headers["Access-Control-Allow-Credentials"] == "true"
     assert "Access-Control-Allow-Origin" not in refused.headers
+    # What the README tells clients to read, browser code can read too.
+    exposed = {name.strip() for name in simple.headers["Access-Control-Expose-Headers"].split(",")}
+    assert exposed >= {"ETag", "Location", "Retry-After", "X-Request-Id", "Idempotent-Replayed"}
 
 
 async def test_a_wildcard_origin_never_comes_with_credentials(settings: Settings) -> None:
@@ -180,9 +184,14 @@ def test_dangerous_or_meaningless_cors_origins_are_refused(
 
 def test_cors_origins_are_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
-        "REGISTRY_CORS_ORIGINS", "https://district.example.org/, http://localhost:3000"
+        "REGISTRY_CORS_ORIGINS",
+        "https://district.example.org/, http://localhost:3000, HTTPS://Portal.Example.ORG:443,"
+        " http://intranet:80, http://intranet:8080",
     )
     assert load_settings().cors_origins == [
         "https://district.example.org",
         "http://localhost:3000",
+        "https://portal.example.org",
+        "http://intranet",
+        "http://intranet:8080",
     ]
