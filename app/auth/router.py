@@ -100,9 +100,10 @@ async def list_users(
 
 
 @router.get("/users/me", tags=["users"], responses=AUTH_ERRORS)
-async def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
+async def read_me(session: SessionDep, principal: CurrentPrincipal, response: Response) -> UserRead:
     user = await repository.get_user(session, principal.user_id)
     assert user is not None
+    response.headers["ETag"] = etag(user.version)
     return UserRead.model_validate(user)
 
 

@@ -45,7 +45,10 @@ async def readyz(request: Request) -> Health | JSONResponse:
 
 
 def _unready(detail: str) -> JSONResponse:
-    return problem_response(503, "Service unavailable", detail, slug="not-ready")
+    # As every 503 of ours says when to ask again; the match index loads in seconds.
+    return problem_response(
+        503, "Service unavailable", detail, slug="not-ready", headers={"Retry-After": "5"}
+    )
 
 
 MetricsToken = HTTPBearer(

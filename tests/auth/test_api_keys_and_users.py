@@ -235,7 +235,9 @@ async def test_an_admin_deactivates_reactivates_and_resets_a_user(
         headers=actors.admin.headers | {"If-Match": deactivated.headers["ETag"]},
     )
     assert on.status_code == 200, on.text
-    assert (await client.get("/v1/users/me", headers=actor.headers)).status_code == 200
+    me = await client.get("/v1/users/me", headers=actor.headers)
+    assert me.status_code == 200
+    assert me.headers["ETag"] == on.headers["ETag"] == f'"{me.json()["version"]}"'
     # The token taken before the account changed stays refused: a new sign-in is needed.
     assert (await client.get("/v1/users/me", headers=by_token)).status_code == 401
     assert (await sign_in(old_password)).status_code == 401

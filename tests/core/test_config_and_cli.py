@@ -260,3 +260,4 @@ async def _expect_unready(app: FastAPI) -> None:
     await app.state.database.dispose()
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["Retry-After"]) > 0
