@@ -183,8 +183,26 @@ def _malformed_body() -> JSONResponse:
     )
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+def _lacks_if_match(request: Request) -> bool:
+    """The route reached needs `If-Match` (`app.core.etag.IfMatch`) and the request has none.
+
+    Its absence is the missing precondition RFC 6585 names, answered 428 whatever else is
+    wrong with the request: a body FastAPI cannot parse stops it before it checks headers.
+    """
+    if "if-match" in request.headers:
+        return False
+    route = request.scope.get("route")
+    route = getattr(route, "original_route", route)
+    return isinstance(route, APIRoute) and any(
+        header.alias == "If-Match" and header.field_info.is_required()
+        for header in route.dependant.header_params
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if _lacks_if_match(request):
+        return render(PreconditionRequired())
     if isinstance(exc.body, bytes):
         # FastAPI parses a body as JSON only when its Content-Type says JSON; otherwise the raw
         # bytes reach validation, and "input should be an object" would hide the real mistake.
@@ -196,12 +214,6 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     issues = _public_issues(exc.errors())
     if any(issue["type"] == "json_invalid" for issue in issues):
         return _malformed_body()
-    if any(
-        issue["type"] == "missing" and issue["loc"] == ["header", "If-Match"] for issue in issues
-    ):
-        # The header is required (`app.core.etag.IfMatch`) and documented so; its absence is the
-        # missing precondition RFC 6585 names, whatever else is wrong with the request.
-        return render(PreconditionRequired())
     return problem_response(
         422,
         "Validation error",
@@ -247,7 +259,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc.__cause__, UnicodeDecodeError):
         # FastAPI's body parsing wraps anything but a JSON syntax error, bytes that are not
         # UTF-8 included, in a bare 400; to the client it is the same mistake as bad JSON.
-        return _malformed_body()
+        return render(PreconditionRequired()) if _lacks_if_match(request) else _malformed_body()
     status = HTTPStatus(exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != status.phrase else None
     headers = dict(exc.headers or {})

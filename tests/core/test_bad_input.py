@@ -67,21 +67,21 @@ async def test_bad_partner_bodies_are_refused(
     assert "sqlalchemy" not in response.text.lower()
 
 
-@pytest.mark.parametrize(
-    ("content", "content_type", "expected", "slug"),
-    [
-        (b"{not json", "application/json", 400, "malformed-body"),
-        (b"\xff\xfe\x00garbage", "application/json", 400, "malformed-body"),
-        (b'{"name": "\xe9t\xe9"}', "application/json", 400, "malformed-body"),  # Latin-1
-        (b'{"name": "x"', "application/json", 400, "malformed-body"),
-        (b"name=x", "application/x-www-form-urlencoded", 415, "unsupported-media-type"),
-        (b'{"name": "x"}', "text/plain", 415, "unsupported-media-type"),
-        (b'{"name": "x"}', "application/jsonx", 415, "unsupported-media-type"),
-        (b'{"name": "x"}', None, 415, "unsupported-media-type"),
-        (b"", "application/json", 422, "validation-error"),
-        (b"", "text/plain", 422, "validation-error"),
-    ],
-)
+UNPARSEABLE_BODIES = [
+    (b"{not json", "application/json", 400, "malformed-body"),
+    (b"\xff\xfe\x00garbage", "application/json", 400, "malformed-body"),
+    (b'{"name": "\xe9t\xe9"}', "application/json", 400, "malformed-body"),  # Latin-1
+    (b'{"name": "x"', "application/json", 400, "malformed-body"),
+    (b"name=x", "application/x-www-form-urlencoded", 415, "unsupported-media-type"),
+    (b'{"name": "x"}', "text/plain", 415, "unsupported-media-type"),
+    (b'{"name": "x"}', "application/jsonx", 415, "unsupported-media-type"),
+    (b'{"name": "x"}', None, 415, "unsupported-media-type"),
+    (b"", "application/json", 422, "validation-error"),
+    (b"", "text/plain", 422, "validation-error"),
+]
+
+
+@pytest.mark.parametrize(("content", "content_type", "expected", "slug"), UNPARSEABLE_BODIES)
 async def test_unparseable_bodies_are_client_errors(
     client: httpx.AsyncClient,
     admin: Actor,
@@ -98,6 +98,21 @@ async def test_unparseable_bodies_are_client_errors(
     assert response.status_code == expected, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"].endswith(f"/{slug}")
+
+
+@pytest.mark.parametrize(("content", "content_type"), [case[:2] for case in UNPARSEABLE_BODIES])
+async def test_a_change_without_if_match_is_428_whatever_its_body(
+    client: httpx.AsyncClient, admin: Actor, content: bytes, content_type: str | None
+) -> None:
+    """As the README says: the missing precondition first, even when the body is unreadable."""
+    partner = await create_partner(client, admin)
+    response = await client.patch(
+        f"/v1/partners/{partner['id']}",
+        content=content,
+        headers=admin.headers | ({"Content-Type": content_type} if content_type else {}),
+    )
+    assert response.status_code == 428, response.text
+    assert response.headers["content-type"] == "application/problem+json"
 
 
 async def test_a_json_body_of_a_json_subtype_is_read(
