@@ -18,6 +18,7 @@ from app.core.middleware import (
     BodySizeLimit,
     Cors,
     HeadAsGet,
+    JoinedIfMatch,
     RequestLog,
     SecurityHeaders,
     TrustedHosts,
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Starlette runs the last middleware added first: limits come early. Logging and security
     # headers come before all of these (`Registry.build_middleware_stack`).
+    app.add_middleware(JoinedIfMatch)
     app.add_middleware(HeadAsGet)
     app.add_middleware(BodySizeLimit, limit_for=body_limit)
     if settings.cors_origins:

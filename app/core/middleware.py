@@ -133,6 +133,25 @@ class HeadAsGet:
             scope["route"] = as_get["route"]
 
 
+class JoinedIfMatch:
+    """Read ``If-Match`` sent on several lines as the one comma-separated list it is.
+
+    RFC 9110 (5.3) lets a client or proxy split a list header over lines; FastAPI reads the
+    first line only, so a version named on a later line would be refused as stale.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            tags = [value for name, value in scope["headers"] if name == b"if-match"]
+            if len(tags) > 1:
+                others = [(name, value) for name, value in scope["headers"] if name != b"if-match"]
+                scope = {**scope, "headers": [*others, (b"if-match", b", ".join(tags))]}
+        await self.app(scope, receive, send)
+
+
 SECURITY_HEADERS = {
     b"x-content-type-options": b"nosniff",
     b"x-frame-options": b"DENY",

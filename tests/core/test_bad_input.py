@@ -264,6 +264,23 @@ async def test_if_match_values_that_do_not_match_get_412(
     assert response.status_code == 412
 
 
+async def test_if_match_on_several_lines_is_one_list(
+    client: httpx.AsyncClient, admin: Actor
+) -> None:
+    created = await client.post("/v1/partners", json=partner_payload(), headers=admin.headers)
+    url = f"/v1/partners/{created.json()['id']}"
+    authorization = ("Authorization", admin.headers["Authorization"])
+
+    async def patch(*tags: str) -> httpx.Response:
+        lines = [authorization, *(("If-Match", tag) for tag in tags)]
+        return await client.patch(url, json={"capacity": 7}, headers=lines)
+
+    assert (await patch('"9"', '"8"')).status_code == 412
+    changed = await patch('"9"', '"1"')
+    assert changed.status_code == 200, changed.text
+    assert changed.headers["ETag"] == '"2"'
+
+
 @pytest.mark.parametrize("key", ["", "x" * 256, "bad key with spaces"])
 async def test_bad_idempotency_keys_are_refused(
     client: httpx.AsyncClient, admin: Actor, key: str
