@@ -17,6 +17,8 @@ def json_response(content: Any, headers: Mapping[str, str] | None = None) -> Res
     return Response(pydantic_core.to_json(content), media_type=JSON, headers=headers)
 
 
-def page_response(items: Sequence[Any], next_cursor: str | None) -> Response:
+def page_response(
+    items: Sequence[Any], next_cursor: str | None, headers: Mapping[str, str] | None = None
+) -> Response:
     """A `core.pagination.Page` of plain values."""
-    return json_response({"items": items, "next_cursor": next_cursor})
+    return json_response({"items": items, "next_cursor": next_cursor}, headers)

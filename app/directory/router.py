@@ -33,9 +33,35 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
 PUBLIC = Principal(user_id=uuid.UUID(int=0), role=Role.DISTRICT)
 
 
+# The media ranges JSON, the default, answers to.
+JSON_RANGES = frozenset({"application/json", "application/*", "*/*"})
+# The representation depends on Accept, which caches must know.
+VARY = {"Vary": "Accept"}
+
+
+def _quality(parameters: list[str]) -> float:
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return min(max(float(value), 0.0), 1.0)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
 def _wants_csv(accept: str | None) -> bool:
-    ranges = (part.split(";", 1)[0].strip().lower() for part in (accept or "").split(","))
-    return CSV in ranges
+    """CSV when the client asks for it at least as much as for JSON (RFC 9110, 12.5.1):
+    `q=0` refuses it, and `application/json, text/csv;q=0.1` prefers JSON."""
+    csv = json = 0.0
+    for part in (accept or "").split(","):
+        media_range, *parameters = part.split(";")
+        media_range = media_range.strip().lower()
+        if media_range == CSV:
+            csv = max(csv, _quality(parameters))
+        elif media_range in JSON_RANGES:
+            json = max(json, _quality(parameters))
+    return csv > 0 and csv >= json
 
 
 PUBLIC_FIELDS = tuple(DirectoryEntry.model_fields)
@@ -80,7 +106,7 @@ async def read_directory(
         return Response(
             to_csv(DirectoryEntry.model_validate(_entry(partner, moment)) for partner in partners),
             media_type=f"{CSV}; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="directory-{day}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="directory-{day}.csv"'} | VARY,
         )
     partners_page, next_cursor = await read_page(
         session,
@@ -91,4 +117,6 @@ async def read_directory(
         values,
         repository.records,
     )
-    return page_response([_entry(partner, moment) for partner in partners_page], next_cursor)
+    return page_response(
+        [_entry(partner, moment) for partner in partners_page], next_cursor, headers=VARY
+    )

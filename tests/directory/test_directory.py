@@ -165,6 +165,32 @@ def test_safe_cell(value: object, safe: str) -> None:
     assert safe_cell(value) == safe
 
 
+@pytest.mark.parametrize(
+    ("accept", "csv_expected"),
+    [
+        ("text/csv", True),
+        ("text/csv;q=0.9, application/json;q=0.1", True),
+        ("application/json, text/csv", True),
+        ("TEXT/CSV; charset=utf-8", True),
+        ("text/csv;q=0", False),
+        ("application/json, text/csv;q=0.1", False),
+        ("*/*, text/csv;q=0.5", False),
+        ("text/csv;q=nonsense", False),
+        ("application/json", False),
+        ("text/*", False),
+        ("", False),
+    ],
+)
+async def test_csv_only_when_asked_for_at_least_as_much_as_json(
+    client: httpx.AsyncClient, accept: str, csv_expected: bool
+) -> None:
+    response = await client.get("/v1/directory", headers={"Accept": accept})
+    assert response.status_code == 200
+    expected = "text/csv" if csv_expected else "application/json"
+    assert response.headers["content-type"].startswith(expected)
+    assert response.headers["vary"] == "Accept"
+
+
 async def test_csv_has_every_page_and_defuses_formulas(
     client: httpx.AsyncClient, actors: Actors, app: FastAPI
 ) -> None:
