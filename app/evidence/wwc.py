@@ -20,6 +20,8 @@ Mapping decisions:
   favorable/unfavorable label, then favorable for a finding WWC gave an ESSA tier, then the
   sign of the improvement index, of WWC's effect size, and of the study-reported effect size
   (used only where WWC computed neither).
+- Grades map to our bands (pre-K, K-5 elementary, 6-8 middle, 9-12 high); a postsecondary
+  sample (`s_Grade_PS`) to none.
 - The export has no student-group categories, so `student_groups` is empty; studies are not
   rationales, so the tier-4 criteria are false.
 
@@ -58,8 +60,9 @@ from app.evidence.classifier import (
 Source = str | PathLike[str] | TextIO
 
 WWC_SITE = "https://ies.ed.gov/ncee/wwc"
+# s_Grade_PS is postsecondary (ReviewDictionary.csv), which no grade band of ours covers: a
+# college programme's study overlaps no district's grades.
 _GRADE_BANDS = {
-    "PS": "prek",
     "PK": "prek",
     "K": "elementary",
     **{str(grade): "elementary" for grade in range(1, 6)},
@@ -138,20 +141,34 @@ def _open(source: Source) -> TextIO:
 
 
 def _rows(source: Source, required: Sequence[str]) -> Iterator[dict[str, str]]:
-    """The rows as dicts, every required column present (short rows read as blanks)."""
+    """The rows as dicts, every required column present and every row as long as the header.
+
+    A row of another length is refused, not padded: it is what a download cut short leaves
+    last, and its study review, imported from the cut row, would never be completed later.
+    """
     stream = _open(source)
     try:
-        reader = csv.DictReader(stream, restval="")
+        reader = csv.DictReader(stream, restkey=_EXTRA, restval=None)
         try:
             missing = [column for column in required if column not in (reader.fieldnames or ())]
             if missing:
                 raise ValueError(f"missing columns: {', '.join(missing)}")
-            yield from reader
+            width = len(reader.fieldnames or ())
+            for row in reader:
+                if _EXTRA in row or None in row.values():
+                    raise ValueError(
+                        f"line {reader.line_num}: not {width} fields as the header has;"
+                        " is the file cut short?"
+                    )
+                yield row
         except csv.Error as error:  # e.g. a field over csv.field_size_limit()
             raise ValueError(f"line {reader.line_num}: {error}") from None
     finally:
         if stream is not source:
             stream.close()
+
+
+_EXTRA = "\0fields beyond the header"
 
 
 def load_domain_map(path: Source) -> dict[str, str]:
@@ -323,11 +340,17 @@ def _to_study(rows: Sequence[Mapping[str, str]], domain_map: Mapping[str, str]) 
 def parse_export(source: Source, domain_map: Mapping[str, str]) -> list[WwcStudy]:
     """One `WwcStudy` per study review and rating, in the order the export lists them."""
     groups: dict[tuple[str, str, StandardsRating], list[dict[str, str]]] = defaultdict(list)
+    finding_rows: dict[str, int] = {}
     for number, row in enumerate(_rows(source, REQUIRED_COLUMNS), start=1):
         try:
             _check_ids(row)
         except ValueError as error:
             raise ValueError(f"row {number}: {error}") from None
+        # f_FindingID is the export's key: a repeat (two exports run together) would count
+        # the finding twice in its study's tier.
+        first = finding_rows.setdefault(row["f_FindingID"], number)
+        if first != number:
+            raise ValueError(f"row {number}: finding {row['f_FindingID']} repeats row {first}")
         groups[_study_key(row)].append(row)
     unmapped = {
         normalise_label(row["f_Outcome_Domain"])

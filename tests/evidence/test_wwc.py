@@ -237,6 +237,33 @@ def test_labels_are_normalised(domain_map: dict[str, str]) -> None:
     assert normalise_label("  General science  achievement ") == "General science achievement"
 
 
+def test_a_postsecondary_sample_is_in_no_grade_band(domain_map: dict[str, str]) -> None:
+    """s_Grade_PS is postsecondary (ReviewDictionary.csv), not pre-K: a college programme's
+    tier 1 must not count as tier 1 for a pre-K plan."""
+    college = {"s_Grade_3": "", "s_Grade_10": "", "s_Grade_PS": "1.00"}
+    assert parse_one(domain_map, **college).study.grade_bands == frozenset()
+    both = college | {"s_Grade_PK": "1.00"}
+    assert parse_one(domain_map, **both).study.grade_bands == {"prek"}
+
+
+def test_a_file_cut_short_is_refused(domain_map: dict[str, str]) -> None:
+    """A download cut mid-row would import part of its last study review, which a later
+    import of the whole file would take as done."""
+    text = SAMPLE.read_text(encoding="utf-8-sig")
+    lines = text.splitlines(keepends=True)
+    cut = "".join(lines[:40]) + lines[40][: len(lines[40]) // 2]
+    with pytest.raises(ValueError, match="cut short"):
+        parse_export(io.StringIO(cut), domain_map)
+    header, row = text.splitlines()[:2]
+    with pytest.raises(ValueError, match="line 2: not"):
+        parse_export(io.StringIO(f"{header}\n{row},extra\n"), domain_map)
+
+
+def test_a_repeated_finding_is_refused(domain_map: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="row 2: finding 100 repeats row 1"):
+        parse_export(export({}, {"ReviewID": "11"}), domain_map)
+
+
 def test_unmapped_domains_are_reported(domain_map: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="Astrology"):
         parse_export(export({"f_Outcome_Domain": "Astrology"}), domain_map)
