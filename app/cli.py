@@ -2,18 +2,20 @@
 generate-national."""
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import ConfigurationError, Environment, Settings, load_settings
@@ -51,6 +53,19 @@ def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable
     return asyncio.run(run())
 
 
+@contextlib.contextmanager
+def _refusing_what_cannot_be_read(path: Path) -> Iterator[None]:
+    """An export that is not what the command reads stops it with one line, not a traceback
+    (``app.evidence.wwc`` raises ValueError for what it refuses; bad UTF-8 is one too)."""
+    from app.evidence.importer import UnknownNeedDomains
+
+    try:
+        yield
+    except (UnknownNeedDomains, ValueError, KeyError) as error:
+        typer.echo(f"registry: cannot read {path}: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
 @cli.command()
 def migrate() -> None:
     """Upgrade the database schema to head and load reference data."""
@@ -83,7 +98,7 @@ def seed() -> None:
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the API with uvicorn."""
@@ -167,11 +182,8 @@ def import_wwc(
     async def work(session: AsyncSession) -> importer.ImportResult:
         return await importer.import_wwc(session, SYSTEM, path, thresholds(settings), limit)
 
-    try:
+    with _refusing_what_cannot_be_read(path):
         result = _in_transaction(settings, work)
-    except (importer.UnknownNeedDomains, ValueError, KeyError) as error:
-        typer.echo(f"registry: cannot import {path}: {error}", err=True)
-        raise typer.Exit(1) from None
     typer.echo(
         f"imported {result.records} evidence records ({result.findings} findings) and "
         f"{result.partners} partners from {result.studies} WWC study reviews; "
@@ -189,7 +201,8 @@ def wwc_agreement(
     from app.evidence.service import thresholds
     from app.evidence.wwc import agreement, format_report, load_domain_map, parse_export
 
-    studies = parse_export(path, load_domain_map(DOMAIN_MAP))
+    with _refusing_what_cannot_be_read(path):
+        studies = parse_export(path, load_domain_map(DOMAIN_MAP))
     typer.echo(format_report(agreement(studies, thresholds(_settings()))))
 
 
@@ -231,3 +244,14 @@ def main() -> None:
     except ConfigurationError as error:
         print(f"registry: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    except SQLAlchemyError as error:
+        # The driver's own first line names the cause (refused, no such table, a key taken
+        # by a run at the same time); the statement and the stack tell an operator nothing.
+        text = str(getattr(error, "orig", None) or error).strip()
+        cause = (text.splitlines() or [type(error).__name__])[0]
+        print(
+            f"registry: the database refused: {cause} (is it reachable, and migrated with"
+            " `registry migrate`?)",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None

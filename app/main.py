@@ -1,5 +1,6 @@
 """The ASGI application: ``app.main:app``."""
 
+import asyncio
 import gc
 import sys
 from collections.abc import AsyncIterator
@@ -88,6 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         warming = match_index.warm_up(database, loaded=spare_long_lived_objects)
         yield
         warming.cancel()
+        # Awaited before the pool closes: a connection it still held would stay checked out,
+        # and on SQLite its thread would keep the process alive after a failed start.
+        await asyncio.gather(warming, return_exceptions=True)
         # Whatever this app froze becomes collectable again (tests start many apps), and the
         # collector runs as it did before.
         gc.unfreeze()

@@ -1,6 +1,7 @@
 """Settings fail fast with one line; the CLI migrates, seeds idempotently and makes admins."""
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -137,6 +138,42 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
         timeout=120,
         check=False,
     )
+
+
+@pytest.mark.skipif(backend() != "sqlite", reason="the CLI's errors, once, on scratch SQLite files")
+def test_the_cli_refuses_in_one_line(tmp_path: Path) -> None:
+    """What an operator gets wrong (an unmigrated or unreachable database, a file that is no
+    export, a port that does not exist) is one line on stderr and a non-zero exit."""
+    unmigrated = {"REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    nowhere = {"REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"}
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    refusals = [
+        (_run(["seed"], unmigrated), 1, "no such table"),
+        (_run(["migrate"], nowhere), 1, "unable to open database file"),
+        (_run(["wwc-agreement", str(empty)], unmigrated), 1, "missing columns"),
+        (_run(["import-wwc", str(empty)], unmigrated), 1, "no such table"),
+        (_run(["serve", "--port", "70000"], unmigrated), 2, "65535"),
+    ]
+    for result, code, cause in refusals:
+        assert result.returncode == code, result.stderr
+        assert "Traceback" not in result.stderr
+        assert cause in result.stderr
+
+
+@pytest.mark.skipif(backend() != "sqlite", reason="the embedded database's own case")
+def test_serve_stops_when_its_port_is_taken(tmp_path: Path) -> None:
+    """An aiosqlite connection the match index's warm-up still held kept the process alive
+    after uvicorn had given up on the port: `make run` hung instead of saying why."""
+    env = {"REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
+    assert _run(["migrate"], env).returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run(["serve", "--port", str(port)], env)
+    assert result.returncode != 0
+    assert "address already in use" in result.stderr.lower()
 
 
 def test_the_app_refuses_to_start_misconfigured() -> None:
