@@ -35,6 +35,13 @@ async def get(
     return await session.scalar(_with_details(query))
 
 
+async def lock(session: AsyncSession, evidence_id: uuid.UUID) -> None:
+    """Hold the record's row until commit, and reload it as committed by then."""
+    await session.execute(select(Evidence.id).where(Evidence.id == evidence_id).with_for_update())
+    query = _with_details(select(Evidence).where(Evidence.id == evidence_id))
+    await session.scalar(query.execution_options(populate_existing=True))
+
+
 def list_query(
     principal: Principal, partner_id: uuid.UUID, status: EvidenceStatus | None
 ) -> Select[Evidence]:

@@ -173,9 +173,14 @@ async def upload_evidence_document(
     """
     if content_type.split(";")[0].strip().lower() not in ACCEPTED_TYPES:
         raise UnsupportedMediaType(f"Send the document as {PDF}.")
-    check_if_match(if_match, evidence.version)
     await service.attach_document(
-        session, principal, evidence, request.stream(), storage, settings.max_upload_bytes
+        session,
+        principal,
+        evidence,
+        if_match,
+        request.stream(),
+        storage,
+        settings.max_upload_bytes,
     )
     response.headers["ETag"] = etag(evidence.version)
     return evidence_read(evidence, principal)

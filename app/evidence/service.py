@@ -14,6 +14,7 @@ from app.audit.service import diff, record
 from app.auth.principal import Principal
 from app.core.base import utcnow
 from app.core.config import Settings
+from app.core.db import SQLITE_BEGIN
 from app.core.errors import (
     Conflict,
     InvalidInput,
@@ -21,6 +22,7 @@ from app.core.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from app.core.etag import check_if_match
 from app.evidence import repository
 from app.evidence.classifier import (
     MEETS_STANDARDS,
@@ -382,18 +384,38 @@ async def _checked_pdf(chunks: AsyncIterable[bytes], max_bytes: int) -> AsyncIte
         raise UnsupportedMediaType(NOT_A_PDF)
 
 
+async def _check_document_replaceable(
+    session: AsyncSession, actor: Principal, evidence: Evidence, if_match: str
+) -> None:
+    check_if_match(if_match, evidence.version)
+    await _check_partner_not_withdrawn(session, actor, evidence)
+    if evidence.status not in EDITABLE:
+        raise Conflict(f"The document of {evidence.status} evidence cannot be replaced.")
+
+
 async def attach_document(
     session: AsyncSession,
     actor: Principal,
     evidence: Evidence,
+    if_match: str,
     chunks: AsyncIterable[bytes],
     storage: DocumentStorage,
     max_bytes: int,
 ) -> Evidence:
-    await _check_partner_not_withdrawn(session, actor, evidence)
-    if evidence.status not in EDITABLE:
-        raise Conflict(f"The document of {evidence.status} evidence cannot be replaced.")
+    """Store the study's PDF and point the record at it.
+
+    The document arrives with no transaction open: on SQLite a writing transaction holds the
+    database's only write lock, and on PostgreSQL a pooled connection, for as long as a
+    client takes to send its file. So the record is checked, the transaction ended, the file
+    stored, and the record locked and checked again, as anything may have changed meanwhile.
+    A file refused then stays in storage under its hash, referenced by no record.
+    """
+    await _check_document_replaceable(session, actor, evidence, if_match)
+    await session.commit()
     stored = await storage.save(_checked_pdf(chunks, max_bytes))
+    await session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
+    await repository.lock(session, evidence.id)
+    await _check_document_replaceable(session, actor, evidence, if_match)
     previous = evidence.document_sha256
     evidence.document_sha256, evidence.document_size = stored.sha256, stored.size
     evidence.document_uploaded_at = evidence.updated_at = utcnow()

@@ -1,6 +1,7 @@
 """Study documents: PDF only (by content), size-limited, stored by hash, read only by those
 allowed to see the record."""
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from fastapi import FastAPI
 from app.core.config import Settings
 from app.main import create_app
 from tests.conftest import make_settings
-from tests.factories import Actors, submit_evidence
+from tests.factories import Actors, partner_payload, submit_evidence
 
 PDF = b"%PDF-1.7\n" + b"x" * 100_000 + b"\n%%EOF\n"
 
@@ -100,3 +101,68 @@ async def test_oversize_uploads_are_413_by_header_and_by_stream(
         assert fits.status_code == 200, fits.text
     await small.state.database.dispose()
     assert list((tmp_path / "incoming").glob("*")) == []
+
+
+async def test_a_document_arriving_slowly_holds_up_no_other_write(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    """The file streams in with no transaction open: on SQLite a write transaction holds the
+    only write lock, so another write waited out its busy timeout and failed with 503."""
+    evidence = await submit_evidence(client, actors.partner, actors.partner_record["id"])
+    streaming, other_done = asyncio.Event(), asyncio.Event()
+
+    async def slow_pdf() -> AsyncIterator[bytes]:
+        yield b"%PDF-1.7\n"
+        streaming.set()
+        await other_done.wait()
+        yield b"%%EOF\n"
+
+    upload = asyncio.create_task(
+        client.put(
+            f"/v1/evidence/{evidence['id']}/document",
+            content=slow_pdf(),
+            headers=_put(evidence, actors.partner.headers),
+        )
+    )
+    await asyncio.wait_for(streaming.wait(), timeout=30)
+    try:
+        other = await client.post(
+            "/v1/partners", json=partner_payload(), headers=actors.admin.headers
+        )
+    finally:
+        other_done.set()
+    assert other.status_code == 201, other.text
+    uploaded = await upload
+    assert uploaded.status_code == 200, uploaded.text
+    assert uploaded.headers["ETag"] == '"2"'
+
+
+async def test_two_uploads_of_one_version_one_wins_the_other_is_412(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    evidence = await submit_evidence(client, actors.partner, actors.partner_record["id"])
+    both_arrived = asyncio.Barrier(2)
+
+    async def pdf(number: int) -> AsyncIterator[bytes]:
+        yield b"%PDF-1.7\n"
+        # Both checked the same version before either is stored.
+        await asyncio.wait_for(both_arrived.wait(), timeout=30)
+        yield f"{number} {evidence['id']}\n%%EOF\n".encode()
+
+    answers = await asyncio.gather(
+        *(
+            client.put(
+                f"/v1/evidence/{evidence['id']}/document",
+                content=pdf(number),
+                headers=_put(evidence, actors.partner.headers),
+            )
+            for number in range(2)
+        )
+    )
+    assert sorted(answer.status_code for answer in answers) == [200, 412], [
+        answer.text for answer in answers
+    ]
+    read = await client.get(f"/v1/evidence/{evidence['id']}", headers=actors.partner.headers)
+    winner = next(answer for answer in answers if answer.status_code == 200)
+    assert read.json()["document"] == winner.json()["document"]
+    assert read.json()["version"] == 2
