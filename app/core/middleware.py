@@ -144,7 +144,8 @@ class JoinedIfMatch:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        # Reads never check If-Match: they skip the look through their headers.
+        if scope["type"] == "http" and scope["method"] not in {"GET", "HEAD"}:
             tags = [value for name, value in scope["headers"] if name == b"if-match"]
             if len(tags) > 1:
                 others = [(name, value) for name, value in scope["headers"] if name != b"if-match"]
