@@ -90,7 +90,7 @@ def test_a_malformed_or_hostile_export_stops_with_one_line_and_imports_nothing(
         if (
             result.exit_code != 1
             or not isinstance(result.exception, SystemExit)
-            or not message.startswith("registry: cannot import")
+            or not message.startswith("registry: cannot read")
             or "\n" in message
             or "Traceback" in result.output
         ):
