@@ -384,7 +384,8 @@ def _is_overriding(study: Study, finding: Finding) -> bool:
     )
 
 
-def _overriding_domains(studies: Iterable[Study]) -> frozenset[str]:
+def overriding_domains(studies: Iterable[Study]) -> frozenset[str]:
+    """The need domains in which the studies show overriding evidence."""
     return frozenset(
         finding.need_domain
         for study in studies
@@ -443,7 +444,7 @@ def _summarise(study: Study, results: tuple[FindingResult, ...]) -> Classificati
 
 def classify(study: Study, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Classification:
     """Tiers of a study's findings and domains, with overriding evidence from this study."""
-    overriding = _overriding_domains([study])
+    overriding = overriding_domains([study])
     return _summarise(study, _classify_findings(study, thresholds, overriding))
 
 
@@ -451,7 +452,7 @@ def classify_together(
     studies: Sequence[Study], thresholds: Thresholds = DEFAULT_THRESHOLDS
 ) -> tuple[Classification, ...]:
     """Classify a partner's studies with overriding evidence applied across all of them."""
-    overriding = _overriding_domains(studies)
+    overriding = overriding_domains(studies)
     return tuple(
         _summarise(study, _classify_findings(study, thresholds, overriding)) for study in studies
     )
@@ -538,7 +539,7 @@ def classify_in_context(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> Classification:
     """Like `classify`, with each finding's tier adjusted for the district's context."""
-    overriding = _overriding_domains([study])
+    overriding = overriding_domains([study])
     adjusted = []
     for result in _classify_findings(study, thresholds, overriding):
         tier, reasons = tier_in_context(study, result.tier, context)

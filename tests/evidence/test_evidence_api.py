@@ -12,10 +12,14 @@ from app.core.base import utcnow
 from tests.factories import (
     Actor,
     Actors,
+    create_district,
+    create_needs,
     create_partner,
+    designate,
     evidence_payload,
     make_actor,
     submit_evidence,
+    unique,
 )
 
 
@@ -327,6 +331,50 @@ async def test_final_tier_differs_only_with_a_rationale_and_drives_the_roll_up(
     assert (accepted.json()["computed_tier"], accepted.json()["final_tier"]) == (1, 3)
     partner = await client.get(f"/v1/partners/{partner_id}", headers=actors.partner.headers)
     assert partner.json()["evidence_tiers"] == {"staffing": 3}
+
+
+async def test_a_raised_tier_does_not_outlast_harm_shown_by_another_record(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    """A rationale-only record raised to tier 1 by its reviewer, then a study meeting
+    standards with significant harm in the same domain: tier 4, for the partner and for a
+    section 1003 plan, which then finds nothing in tiers 1 to 3 to count."""
+    region = unique("harm").lower()
+    partner = await create_partner(
+        client, actors.admin, regions=[region], need_domains=["staffing"]
+    )
+    await designate(app, partner["id"])
+    favorable = evidence_payload()["findings"][0]
+    rationale_only = await submit_evidence(
+        client, actors.admin, partner["id"], findings=[favorable | {"significant": False}]
+    )
+    assert rationale_only["computed_tier"] == 4
+    raised = await _decide(
+        client, actors.reviewer, rationale_only, decision="accept", tier=1, rationale="Judged."
+    )
+    assert raised.status_code == 200, raised.text
+    harm = await submit_evidence(
+        client,
+        actors.admin,
+        partner["id"],
+        findings=[favorable | {"direction": "unfavorable", "effect_size": -0.3}],
+    )
+    assert (await _decide(client, actors.reviewer, harm, decision="accept")).status_code == 200
+
+    read = await client.get(f"/v1/partners/{partner['id']}", headers=actors.admin.headers)
+    assert read.json()["evidence_tiers"] == {"staffing": 4}
+    district = await create_district(client, actors.admin, region=region)
+    user = await make_actor(app, "district", district_id=uuid.UUID(district["id"]))
+    plan = await create_needs(
+        client,
+        user,
+        district["id"],
+        funding_source="title_i_1003",
+        needs=[{"need_domain": "staffing", "priority": 3}],
+    )
+    match = await client.post("/v1/matches", json={"needs_id": plan["id"]}, headers=user.headers)
+    assert match.status_code == 201, match.text
+    assert partner["id"] not in {result["partner_id"] for result in match.json()["results"]}
 
 
 async def test_a_final_tier_is_refused_for_a_record_that_earns_no_tier(

@@ -62,3 +62,34 @@ def test_overriding_evidence_in_another_record_beats_the_reviewers_tier() -> Non
     tiers = partner_tiers([(STUDY, Tier.STRONG), (harmful, None)])
     assert "staffing" not in tiers
     assert tiers["literacy"] == Tier.PROMISING
+
+
+def test_a_raised_tier_4_record_stays_tier_4_under_another_records_override() -> None:
+    """Overriding evidence leaves tier 4 unchanged, which hid it: a reviewer who raised a
+    rationale-only record to tier 2 brought back what another record's harm cancels."""
+    rationale_only = replace(
+        STUDY,
+        has_logic_model=True,
+        research_basis=True,
+        ongoing_evaluation=True,
+        findings=(replace(STRONG, significant=False),),
+    )
+    assert classify(rationale_only).tier == Tier.RATIONALE
+    assert partner_tiers([(rationale_only, Tier.MODERATE)]) == {"staffing": 2}
+    harmful = replace(
+        STUDY, findings=(replace(STRONG, direction=Direction.UNFAVORABLE, outcome="exits"),)
+    )
+    assert partner_tiers([(rationale_only, Tier.MODERATE), (harmful, None)]) == {"staffing": 4}
+
+
+def test_a_records_own_overriding_finding_is_before_its_reviewer() -> None:
+    """The reviewer saw the record's own unfavorable finding and judged the record with it."""
+    mixed = replace(
+        STUDY,
+        has_logic_model=True,
+        research_basis=True,
+        ongoing_evaluation=True,
+        findings=(STRONG, replace(STRONG, direction=Direction.UNFAVORABLE, outcome="exits")),
+    )
+    assert classify(mixed).tier == Tier.RATIONALE
+    assert partner_tiers([(mixed, Tier.MODERATE)]) == {"staffing": 2}
