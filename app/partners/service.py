@@ -147,10 +147,20 @@ async def change_status(
     partner.status = target
     partner.status_reason = reason or None
     partner.updated_at = now
+    # Withdrawal ends the term (the designation's history keeps it whole).
+    ended = _end_term(partner, now) if target is PartnerStatus.WITHDRAWN else {}
     await designations.follow_status(session, partner.id, (current, target), reason, now)
     await session.flush()
-    await _record_status_change(session, actor, partner, current, reason=reason)
+    await _record_status_change(session, actor, partner, current, reason=reason, **ended)
     return partner
+
+
+def _end_term(partner: Partner, moment: datetime) -> dict[str, object]:
+    """End the partner's term at ``moment`` if it runs on; what changed, for its event."""
+    if partner.expires_at is None or partner.expires_at <= moment:
+        return {}
+    before, partner.expires_at = partner.expires_at, moment
+    return {"expires_at": [before, moment]}
 
 
 async def _record_status_change(
@@ -194,14 +204,15 @@ async def apply_decision(
         )
     partner.status = target
     partner.status_reason = reason
+    ended: dict[str, object] = {}
     if term is not None:
         partner.approved_at, partner.expires_at = term
-    elif partner.expires_at is not None and partner.expires_at > now:
+    else:
         # A term denied at renewal ends now, or a later re-application would revive it.
-        partner.expires_at = now
+        ended = _end_term(partner, now)
     partner.updated_at = now
     await session.flush()
     await _record_status_change(
-        session, actor, partner, current, reason=reason, review_id=review_id
+        session, actor, partner, current, reason=reason, review_id=review_id, **ended
     )
     return current

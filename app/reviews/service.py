@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import record
+from app.audit.service import diff, record
 from app.auth.principal import Principal
 from app.core.base import utcnow
 from app.core.db import flush_or_raise
@@ -62,7 +62,7 @@ async def create_rubric(session: AsyncSession, actor: Principal, data: RubricCre
         "rubric.created",
         "rubric",
         rubric.id,
-        {"name": rubric.name, "version": rubric.version},
+        {"name": rubric.name, "version": rubric.version} | data.model_dump(mode="json"),
     )
     return rubric
 
@@ -152,7 +152,7 @@ async def put_scores(
     declared = data.conflict_of_interest.declared
     if not declared:
         _check_scores(review.rubric, data)
-    created = sheet is None
+    before = None if sheet is None else _sheet_snapshot(sheet)
     if sheet is None:
         sheet = ScoreSheet(reviewer_id=actor.user_id, scores=[])
     sheet.conflict_declared = declared
@@ -161,7 +161,8 @@ async def put_scores(
         sheet.scores = []
     else:
         _replace_scores(sheet, data)
-    if created:
+    after = _sheet_snapshot(sheet)
+    if before is None:
         review.sheets.append(sheet)
         await flush_or_raise(
             session,
@@ -169,7 +170,11 @@ async def put_scores(
                 "Your score sheet was just created by another request; read it and retry."
             ),
         )
+        changes = after
     else:
+        changes = diff(before, after)
+        if not changes:
+            return sheet  # nothing to write: the version stays
         # Score rows are children: touch the sheet so that its version moves with them.
         sheet.updated_at = utcnow()
         await session.flush()
@@ -179,13 +184,20 @@ async def put_scores(
         "review.conflict_declared" if declared else "review.scored",
         "review",
         review.id,
-        {
-            "sheet_id": sheet.id,
-            "conflict_of_interest": data.conflict_of_interest.model_dump(),
-            "scores": {score.criterion: score.score for score in sheet.scores},
-        },
+        {"sheet_id": sheet.id} | changes,
     )
     return sheet
+
+
+def _sheet_snapshot(sheet: ScoreSheet) -> dict[str, Any]:
+    return {
+        "conflict_of_interest": {
+            "declared": sheet.conflict_declared,
+            "statement": sheet.conflict_statement,
+        },
+        "scores": {score.criterion: score.score for score in sheet.scores},
+        "notes": {score.criterion: score.notes for score in sheet.scores},
+    }
 
 
 def summary(review: Review) -> Summary:
@@ -257,7 +269,13 @@ async def decide(
     await flush_or_raise(
         session, ReviewClosed("Another reviewer decided this review a moment ago.")
     )
-    changes: dict[str, Any] = {"partner_id": partner.id, "decision": data.decision}
+    changes: dict[str, Any] = {
+        "partner_id": partner.id,
+        "decision": data.decision,
+        "term_months": term_months,
+        "conditions": data.conditions,
+        "rationale": data.rationale,
+    }
     if data.decision is not ReviewDecisionKind.DEFER:
         target = OUTCOMES[data.decision]
         term = None

@@ -95,6 +95,14 @@ async def test_default_rubric_exists_and_rubrics_are_versioned_by_name(
     kept = await client.get(f"/v1/reviews/{review['id']}", headers=actors.admin.headers)
     assert kept.json()["rubric"]["version"] == 1
     assert kept.json()["rubric"]["scale"] == {"min": 0, "max": 4}
+    # Each version's trail holds what it published.
+    events = await client.get(
+        "/v1/audit-events", params={"entity_id": second.json()["id"]}, headers=actors.admin.headers
+    )
+    [published] = events.json()["items"]
+    assert published["changes"]["version"] == 2
+    assert published["changes"]["scale"] == {"min": 1, "max": 5}
+    assert published["changes"]["criteria"] == second.json()["criteria"]
 
 
 @pytest.mark.parametrize(
@@ -259,6 +267,28 @@ async def test_score_sheets_are_validated_and_versioned(
     mine = await client.get(f"/v1/reviews/{review_id}/scores", headers=actors.reviewer.headers)
     assert mine.headers["ETag"] == '"2"'
     assert mine.json()["scores"][0]["score"] == 2
+
+    # The same sheet again changes nothing: same version, no event. A new note is a change.
+    def trail() -> Any:
+        return client.get(
+            "/v1/audit-events", params={"entity_id": review_id}, headers=actors.admin.headers
+        )
+
+    before = (await trail()).json()["items"]
+    same = await _score(client, actors.reviewer, review_id, scores_payload(2, ["aligned"]), '"2"')
+    assert (same.status_code, same.headers["ETag"]) == (200, '"2"')
+    assert (await trail()).json()["items"] == before
+    noted = scores_payload(2, ["aligned"])
+    noted["scores"][0]["notes"] = "Revised: the 2024 audit found gaps."
+    renoted = await _score(client, actors.reviewer, review_id, noted, '"2"')
+    assert (renoted.status_code, renoted.headers["ETag"]) == (200, '"3"')
+    last = (await trail()).json()["items"][-1]
+    assert last["action"] == "review.scored"
+    assert last["changes"]["notes"] == [
+        {"aligned": "Notes on aligned."},
+        {"aligned": "Revised: the 2024 audit found gaps."},
+    ]
+    assert "scores" not in last["changes"]
 
 
 async def test_a_declared_conflict_is_recorded_scores_nothing_and_bars_deciding(
@@ -468,6 +498,20 @@ async def test_suspension_and_withdrawal_keep_their_reasons_in_the_history(
         ("reinstated", "Corrective plan accepted."),
     ]
     assert designation["state"] == "ended"
+    # The partner reads the term as ended when it did, and its trail says so.
+    read = (await client.get(url, headers=actors.admin.headers)).json()
+    assert read["designation"]["expires_at"] == designation["ended_at"]
+    events = await client.get(
+        "/v1/audit-events",
+        params={"entity_id": partner_id, "action": "partner.status_changed"},
+        headers=actors.admin.headers,
+    )
+    withdrawal = events.json()["items"][-1]["changes"]
+    assert withdrawal["status"] == ["approved", "withdrawn"]
+    assert [ts(moment) for moment in withdrawal["expires_at"]] == [
+        ts(designation["expires_at"]),
+        ts(designation["ended_at"]),
+    ]
     assert designation["ended_reason"] == "withdrawn: No gains after two years."
 
     # Why is between the state and the partner, as the partner's own status_reason is.
@@ -495,7 +539,14 @@ async def test_each_due_diligence_write_records_one_event(
         "review.scored",
         "review.decided",
     ]
-    assert events.json()["items"][-1]["changes"]["status"] == ["under_review", "approved"]
+    decided = events.json()["items"][-1]["changes"]
+    assert decided["status"] == ["under_review", "approved"]
+    # Why and on what terms, as the decision itself says.
+    assert (decided["rationale"], decided["conditions"], decided["term_months"]) == (
+        "Per the rubric.",
+        [],
+        36,
+    )
     on_partner = await client.get(
         "/v1/audit-events",
         params={"entity_id": partner["id"], "action": "partner.status_changed"},
@@ -544,9 +595,20 @@ async def test_a_term_denied_at_renewal_ends_and_stays_ended(
     review = await _open(client, actors.admin, partner_id)
     for actor in (actors.admin, actors.reviewer):
         await _score(client, actor, review["id"], scores_payload(1))
+    term = (await client.get(f"/v1/partners/{partner_id}", headers=actors.admin.headers)).json()
     assert (await _decide(client, actors.admin, review["id"], "deny")).status_code == 201
     denied = (await client.get(f"/v1/partners/{partner_id}", headers=actors.admin.headers)).json()
     assert ts(denied["designation"]["expires_at"]) <= utcnow()
+    events = await client.get(
+        "/v1/audit-events",
+        params={"entity_id": partner_id, "action": "partner.status_changed"},
+        headers=actors.admin.headers,
+    )
+    cut = events.json()["items"][-1]["changes"]["expires_at"]
+    assert [ts(moment) for moment in cut] == [
+        ts(term["designation"]["expires_at"]),
+        ts(denied["designation"]["expires_at"]),
+    ]
 
     # Applying again must not revive the old term in the directory or in matching.
     await move_partner(client, actors.admin, partner_id, "submitted", "under_review")
