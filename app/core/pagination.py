@@ -62,7 +62,8 @@ def encode_cursor(key: Sequence[Any]) -> str:
 def _decode(cursor: str, order: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
     try:
         parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    # RecursionError: JSON nested deeper than the parser goes fits in a cursor's 2,048 characters.
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise _invalid_cursor() from None
     if not isinstance(parts, list) or len(parts) != len(order):
         raise _invalid_cursor()

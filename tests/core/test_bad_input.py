@@ -212,6 +212,19 @@ async def test_a_forged_cursor_is_refused(
     assert response.json()["errors"][0]["type"] == "cursor_invalid"
 
 
+@pytest.mark.parametrize("path", ["/v1/directory", "/v1/partners", "/v1/audit-events"])
+async def test_a_cursor_nested_past_the_parsers_depth_is_refused(
+    client: httpx.AsyncClient, admin: Actor, path: str
+) -> None:
+    import base64
+
+    forged = base64.urlsafe_b64encode(b"[" * 1500).decode().rstrip("=")
+    assert len(forged) <= 2048
+    response = await client.get(path, params={"cursor": forged}, headers=admin.headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["type"] == "cursor_invalid"
+
+
 async def test_a_page_ending_on_the_longest_name_leads_to_the_next(
     client: httpx.AsyncClient, admin: Actor
 ) -> None:
