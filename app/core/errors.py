@@ -254,6 +254,14 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(allowed))
 
 
+_ROUTING_DETAILS = {
+    HTTPStatus.NOT_FOUND: "Nothing is served at this path; the API's paths are in /openapi.json.",
+    HTTPStatus.METHOD_NOT_ALLOWED: (
+        "This resource does not take that method; Allow lists those it does."
+    ),
+}
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if isinstance(exc.__cause__, UnicodeDecodeError):
@@ -262,6 +270,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         return render(PreconditionRequired()) if _lacks_if_match(request) else _malformed_body()
     status = HTTPStatus(exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != status.phrase else None
+    # Every problem carries a detail, as the contract names it; routing's own say what it is.
+    detail = detail or _ROUTING_DETAILS.get(status, status.description)
     headers = dict(exc.headers or {})
     if status is HTTPStatus.METHOD_NOT_ALLOWED and (allowed := _allowed_methods(request)):
         headers["Allow"] = allowed  # else an undocumented route's own, e.g. /openapi.json

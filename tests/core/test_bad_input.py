@@ -261,7 +261,11 @@ async def test_unknown_routes_methods_and_ids(
     response = await client.request(method, path, headers=admin.headers)
     assert response.status_code == expected
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["status"] == expected
+    problem = response.json()
+    assert problem["status"] == expected
+    # The four members the contract names, routing's own refusals included.
+    assert {"type", "title", "status", "detail"} <= set(problem)
+    assert problem["detail"] != problem["title"]
 
 
 @pytest.mark.parametrize("if_match", ['"abc"', 'W/"999"', 'W/"1"', "", "1", "*"])
