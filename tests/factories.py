@@ -259,7 +259,7 @@ async def review_in_progress(
         scored = await client.put(
             f"/v1/reviews/{review_id}/scores", json=scores_payload(score), headers=actor.headers
         )
-        assert scored.status_code == 200, scored.text
+        assert scored.status_code == 201, scored.text
     return review_id
 
 

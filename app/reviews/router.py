@@ -1,5 +1,5 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -177,10 +177,15 @@ async def read_my_scores(
     return sheet_read(sheet)
 
 
+SHEET_CREATED: dict[int | str, dict[str, Any]] = {
+    201: {"model": SheetRead, "description": "The sheet, created by your first PUT."}
+}
+
+
 @router.put(
     "/reviews/{review_id}/scores",
     response_model=SheetRead,
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=SHEET_CREATED | problem_responses(401, 403, 404, 409, 412, 422, 428),
 )
 async def put_my_scores(
     staff: StateStaff,
@@ -192,14 +197,17 @@ async def put_my_scores(
 ) -> SheetRead | Response:
     """Record your conflict-of-interest statement and scores.
 
-    Each reviewer has one score sheet per review. The first PUT creates it; later ones replace
-    it and need `If-Match` with its ETag. A declared conflict answers 409: it is recorded, and
-    the reviewer's scores (if any) no longer count.
+    Each reviewer has one score sheet per review. The first PUT creates it (`201`, with its
+    `Location`); later ones replace it (`200`) and need `If-Match` with its ETag. A declared
+    conflict answers 409: it is recorded, and the reviewer's scores (if any) no longer count.
     """
     # Before reading the sheet: a decision being made meanwhile is then seen, not raced.
     await repository.lock(session, review.id)
     sheet = await repository.sheet(session, review.id, staff.user_id)
-    if sheet is not None:
+    if sheet is None:
+        response.status_code = status.HTTP_201_CREATED
+        response.headers["Location"] = f"/v1/reviews/{review.id}/scores"
+    else:
         check_if_match(if_match, sheet.version)
     sheet = await service.put_scores(session, staff, review, sheet, body)
     if sheet.conflict_declared:

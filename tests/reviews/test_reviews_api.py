@@ -208,8 +208,8 @@ async def test_scores_combine_per_criterion_then_by_weight(
         ],
     }
     second = scores_payload(2, ["evidence"])
-    assert (await _score(client, actors.admin, review["id"], first)).status_code == 200
-    assert (await _score(client, actors.reviewer, review["id"], second)).status_code == 200
+    assert (await _score(client, actors.admin, review["id"], first)).status_code == 201
+    assert (await _score(client, actors.reviewer, review["id"], second)).status_code == 201
 
     read = (await client.get(f"/v1/reviews/{review['id']}", headers=actors.admin.headers)).json()
     by_code = {row["criterion"]: row for row in read["scoring"]["criteria"]}
@@ -251,8 +251,10 @@ async def test_score_sheets_are_validated_and_versioned(
     ).status_code == 404
 
     created = await _score(client, actors.reviewer, review_id, scores_payload(3))
-    assert created.status_code == 200
+    # The first PUT creates the sheet: 201 with where it is, as every create answers.
+    assert created.status_code == 201
     assert created.headers["ETag"] == '"1"'
+    assert created.headers["Location"] == f"/v1/reviews/{review_id}/scores"
     assert (await _score(client, actors.reviewer, review_id, scores_payload(2))).status_code == 428
     changed = await _score(
         client, actors.reviewer, review_id, scores_payload(2, ["aligned"]), '"1"'
@@ -324,7 +326,7 @@ async def test_four_eyes_and_required_criteria_before_approval(
     partial = [code for code in DEFAULT_CRITERIA if code not in {"evidence_base", "aligned"}]
     assert (
         await _score(client, actors.admin, review_id, scores_payload(3, partial))
-    ).status_code == 200
+    ).status_code == 201
 
     alone = await _decide(client, actors.admin, review_id, "approve")
     assert alone.status_code == 409
@@ -338,7 +340,7 @@ async def test_four_eyes_and_required_criteria_before_approval(
 
     third = await make_actor(app, "state_reviewer")
     rest = scores_payload(3, ["evidence_base", "aligned"])
-    assert (await _score(client, third, review_id, rest)).status_code == 200
+    assert (await _score(client, third, review_id, rest)).status_code == 201
     approved = await _decide(client, actors.admin, review_id, "approve")
     assert approved.status_code == 201, approved.text
 

@@ -388,7 +388,7 @@ async def _approve_through_a_review(
         scored = await client.put(
             f"/v1/reviews/{review_id}/scores", json=sheet, headers=actor.headers
         )
-        assert scored.status_code == 200, scored.text
+        assert scored.status_code == 201, scored.text
     decided = await client.post(
         f"/v1/reviews/{review_id}/decision",
         json={"decision": "approve", "rationale": CANARIES["review_rationale"]},
