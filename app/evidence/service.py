@@ -411,10 +411,13 @@ async def attach_document(
     A file refused then stays in storage under its hash, referenced by no record.
     """
     await _check_document_replaceable(session, actor, evidence, if_match)
+    evidence_id = evidence.id
     await session.commit()
+    # What was read is stale once the file is in: the checks after it read afresh.
+    session.expire_all()
     stored = await storage.save(_checked_pdf(chunks, max_bytes))
     await session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
-    await repository.lock(session, evidence.id)
+    await repository.lock(session, evidence_id)
     await _check_document_replaceable(session, actor, evidence, if_match)
     previous = evidence.document_sha256
     evidence.document_sha256, evidence.document_size = stored.sha256, stored.size

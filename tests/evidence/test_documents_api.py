@@ -166,3 +166,39 @@ async def test_two_uploads_of_one_version_one_wins_the_other_is_412(
     winner = next(answer for answer in answers if answer.status_code == 200)
     assert read.json()["document"] == winner.json()["document"]
     assert read.json()["version"] == 2
+
+
+async def test_a_partner_withdrawn_while_its_document_arrives_gets_409(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    """The record and its partner are checked again once the file is in."""
+    evidence = await submit_evidence(client, actors.partner, actors.partner_record["id"])
+    streaming, withdrawn = asyncio.Event(), asyncio.Event()
+
+    async def slow_pdf() -> AsyncIterator[bytes]:
+        yield b"%PDF-1.7\n"
+        streaming.set()
+        await asyncio.wait_for(withdrawn.wait(), timeout=30)
+        yield b"%%EOF\n"
+
+    upload = asyncio.create_task(
+        client.put(
+            f"/v1/evidence/{evidence['id']}/document",
+            content=slow_pdf(),
+            headers=_put(evidence, actors.partner.headers),
+        )
+    )
+    await asyncio.wait_for(streaming.wait(), timeout=30)
+    try:
+        moved = await client.post(
+            f"/v1/partners/{actors.partner_record['id']}/status",
+            json={"status": "withdrawn", "reason": "Closing"},
+            headers=actors.partner.headers,
+        )
+    finally:
+        withdrawn.set()
+    assert moved.status_code == 200, moved.text
+    refused = await upload
+    assert refused.status_code == 409, refused.text
+    read = await client.get(f"/v1/evidence/{evidence['id']}", headers=actors.admin.headers)
+    assert read.json()["document"] is None
