@@ -3,7 +3,7 @@ allowed to see the record."""
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,18 +103,19 @@ async def test_oversize_uploads_are_413_by_header_and_by_stream(
     assert list((tmp_path / "incoming").glob("*")) == []
 
 
-async def test_a_document_arriving_slowly_holds_up_no_other_write(
-    client: httpx.AsyncClient, actors: Actors
-) -> None:
-    """The file streams in with no transaction open: on SQLite a write transaction holds the
-    only write lock, so another write waited out its busy timeout and failed with 503."""
-    evidence = await submit_evidence(client, actors.partner, actors.partner_record["id"])
-    streaming, other_done = asyncio.Event(), asyncio.Event()
+async def _upload_while(
+    client: httpx.AsyncClient,
+    actors: Actors,
+    evidence: dict[str, Any],
+    meanwhile: Callable[[], Awaitable[httpx.Response]],
+) -> tuple[httpx.Response, httpx.Response]:
+    """Upload a document whose last bytes wait until ``meanwhile`` has answered; both answers."""
+    streaming, answered = asyncio.Event(), asyncio.Event()
 
     async def slow_pdf() -> AsyncIterator[bytes]:
         yield b"%PDF-1.7\n"
         streaming.set()
-        await other_done.wait()
+        await asyncio.wait_for(answered.wait(), timeout=30)
         yield b"%%EOF\n"
 
     upload = asyncio.create_task(
@@ -126,13 +127,25 @@ async def test_a_document_arriving_slowly_holds_up_no_other_write(
     )
     await asyncio.wait_for(streaming.wait(), timeout=30)
     try:
-        other = await client.post(
-            "/v1/partners", json=partner_payload(), headers=actors.admin.headers
-        )
+        other = await meanwhile()
     finally:
-        other_done.set()
+        answered.set()
+    return await upload, other
+
+
+async def test_a_document_arriving_slowly_holds_up_no_other_write(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    """The file streams in with no transaction open: on SQLite a write transaction holds the
+    only write lock, so another write waited out its busy timeout and failed with 503."""
+    evidence = await submit_evidence(client, actors.partner, actors.partner_record["id"])
+    uploaded, other = await _upload_while(
+        client,
+        actors,
+        evidence,
+        lambda: client.post("/v1/partners", json=partner_payload(), headers=actors.admin.headers),
+    )
     assert other.status_code == 201, other.text
-    uploaded = await upload
     assert uploaded.status_code == 200, uploaded.text
     assert uploaded.headers["ETag"] == '"2"'
 
@@ -173,32 +186,17 @@ async def test_a_partner_withdrawn_while_its_document_arrives_gets_409(
 ) -> None:
     """The record and its partner are checked again once the file is in."""
     evidence = await submit_evidence(client, actors.partner, actors.partner_record["id"])
-    streaming, withdrawn = asyncio.Event(), asyncio.Event()
-
-    async def slow_pdf() -> AsyncIterator[bytes]:
-        yield b"%PDF-1.7\n"
-        streaming.set()
-        await asyncio.wait_for(withdrawn.wait(), timeout=30)
-        yield b"%%EOF\n"
-
-    upload = asyncio.create_task(
-        client.put(
-            f"/v1/evidence/{evidence['id']}/document",
-            content=slow_pdf(),
-            headers=_put(evidence, actors.partner.headers),
-        )
-    )
-    await asyncio.wait_for(streaming.wait(), timeout=30)
-    try:
-        moved = await client.post(
+    refused, moved = await _upload_while(
+        client,
+        actors,
+        evidence,
+        lambda: client.post(
             f"/v1/partners/{actors.partner_record['id']}/status",
             json={"status": "withdrawn", "reason": "Closing"},
             headers=actors.partner.headers,
-        )
-    finally:
-        withdrawn.set()
+        ),
+    )
     assert moved.status_code == 200, moved.text
-    refused = await upload
     assert refused.status_code == 409, refused.text
     read = await client.get(f"/v1/evidence/{evidence['id']}", headers=actors.admin.headers)
     assert read.json()["document"] is None
